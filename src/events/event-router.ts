@@ -1,0 +1,182 @@
+import type { Static, TSchema } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Server, Socket } from 'socket.io'
+import type {
+  Ack,
+  AckResult,
+  ClientEventName,
+  ClientToServerEvents,
+  InterServerEvents,
+  ServerToClientEvents,
+  SocketData
+} from '../protocol.js'
+import { SignalingError } from './signaling-error.js'
+import { createTokenBucket } from './token-bucket.js'
+
+export type SignalingServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
+export type SignalingSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
+
+/** What a client event's ack carries on success, read off the event map. */
+type AckData<E extends ClientEventName> =
+  Extract<Parameters<ClientToServerEvents[E]>[number], Ack<never>> extends Ack<infer T> ? T : object
+
+/** Per-connection state that must not travel with `socket.data` (it is not serialisable). */
+export interface Session {
+  readonly socket: SignalingSocket
+  failedJoins: number
+  /** Settles when every event received so far has been handled. */
+  idle: Promise<void>
+}
+
+export interface EventContext<E extends ClientEventName> {
+  readonly socket: SignalingSocket
+  readonly session: Session
+  /** Acknowledges success; a handler calls it after acting and before broadcasting. */
+  ok(data: AckData<E>): void
+}
+
+export interface EventDefinition<E extends ClientEventName, S extends TSchema> {
+  schema: S
+  /** Turns the seed's bare-value form (`"alice"`, `"roomId"`) into the object form. */
+  fromBare?: (value: string) => unknown
+  handle(ctx: EventContext<E>, payload: Static<S>): Promise<void>
+}
+
+export interface EventRouterOptions {
+  log: FastifyBaseLogger
+  rateLimit: { burst: number; perSecond: number; maxRefusals: number; windowMs: number }
+}
+
+export interface EventRouter {
+  /** Registers the handler of one client event; each event group plugin calls this. */
+  on<E extends ClientEventName, S extends TSchema>(event: E, definition: EventDefinition<E, S>): void
+  /** Runs when a socket disconnects, after every event it sent before has been handled. */
+  onDisconnect(handler: (session: Session, reason: string) => Promise<void>): void
+  /** Wires a freshly connected socket to the registered handlers. */
+  attach(socket: SignalingSocket): Session
+}
+
+interface CompiledDefinition {
+  check: (value: unknown) => boolean
+  fromBare?: (value: string) => unknown
+  handle(ctx: EventContext<ClientEventName>, payload: unknown): Promise<void>
+}
+
+/**
+ * The one path every client event takes: rate limit, split payload and ack, bare-value form,
+ * schema check, then the handler, strictly one at a time per socket so that events take effect in
+ * the order they were sent even when the store is remote. Failures reach the client exactly once:
+ * through the ack when there is one, else as the seed's `error` event with the plain message.
+ */
+export function createEventRouter({ log, rateLimit }: EventRouterOptions): EventRouter {
+  const definitions = new Map<string, CompiledDefinition>()
+  const disconnectHandlers: Array<(session: Session, reason: string) => Promise<void>> = []
+
+  function reply(socket: SignalingSocket, ack: Ack | undefined, result: AckResult): void {
+    if (ack !== undefined) ack(result)
+    else if (!result.ok) socket.emit('error', result.error.message)
+  }
+
+  function fail(socket: SignalingSocket, ack: Ack | undefined, error: unknown, event: string): void {
+    if (!(error instanceof SignalingError)) {
+      // Never log the payload: SDP carries IP addresses and usernames are personal data.
+      log.error({ err: error, event, socketId: socket.id }, 'event handler failed')
+      error = new SignalingError('INTERNAL')
+    }
+    reply(socket, ack, { ok: false, error: (error as SignalingError).toJSON() })
+  }
+
+  return {
+    on(event, definition) {
+      const compiled = TypeCompiler.Compile(definition.schema)
+      definitions.set(event, {
+        check: (value) => compiled.Check(value),
+        fromBare: definition.fromBare,
+        handle: definition.handle as CompiledDefinition['handle']
+      })
+    },
+
+    onDisconnect(handler) {
+      disconnectHandlers.push(handler)
+    },
+
+    attach(socket) {
+      const session: Session = { socket, failedJoins: 0, idle: Promise.resolve() }
+      const bucket = createTokenBucket(rateLimit.burst, rateLimit.perSecond)
+      let refusals = 0
+      let windowStart = Date.now()
+
+      const enqueue = (task: () => Promise<void>): void => {
+        session.idle = session.idle.then(task, task)
+      }
+
+      socket.use(([event, ...args], _next) => {
+        // Known events are handled here and never reach `socket.on` listeners; unknown ones are
+        // dropped. Either way they are counted against the rate limit first.
+        const last = args[args.length - 1]
+        const ack = typeof last === 'function' ? (last as Ack) : undefined
+
+        const now = Date.now()
+        if (!bucket.take(now)) {
+          if (now - windowStart > rateLimit.windowMs) {
+            windowStart = now
+            refusals = 0
+          }
+          if (++refusals > rateLimit.maxRefusals) {
+            log.info({ socketId: socket.id }, 'disconnecting a socket that kept exceeding the rate limit')
+            socket.disconnect(true)
+            return
+          }
+          reply(socket, ack, { ok: false, error: new SignalingError('RATE_LIMITED').toJSON() })
+          return
+        }
+
+        const definition = definitions.get(event)
+        if (definition === undefined) return
+
+        // `emit('create-room', ack)` carries the ack alone; the payload, when there is one, comes first.
+        let payload: unknown = ack !== undefined && args.length === 1 ? undefined : args[0]
+        if (typeof payload === 'string' && definition.fromBare !== undefined) payload = definition.fromBare(payload)
+        else if (payload === undefined) payload = {}
+
+        enqueue(async () => {
+          if (!definition.check(payload)) {
+            reply(socket, ack, { ok: false, error: new SignalingError('INVALID_PAYLOAD').toJSON() })
+            return
+          }
+          let acked = false
+          const ctx: EventContext<ClientEventName> = {
+            socket,
+            session,
+            ok(data) {
+              acked = true
+              reply(socket, ack, { ok: true, ...data })
+            }
+          }
+          try {
+            await definition.handle(ctx, payload)
+            if (!acked) ctx.ok({} as never)
+          } catch (error) {
+            if (acked) log.error({ err: error, event, socketId: socket.id }, 'event failed after its ack')
+            else fail(socket, ack, error, event)
+          }
+        })
+      })
+
+      socket.on('disconnect', (reason) => {
+        enqueue(async () => {
+          for (const handler of disconnectHandlers) {
+            try {
+              await handler(session, reason)
+            } catch (error) {
+              log.error({ err: error, socketId: socket.id }, 'disconnect clean-up failed')
+            }
+          }
+        })
+      })
+
+      return session
+    }
+  }
+}

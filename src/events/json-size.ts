@@ -1,0 +1,29 @@
+/**
+ * Whether `value` serialises to at most `maxBytes` of JSON and nests at most `maxDepth` deep,
+ * walking it once and stopping as soon as either bound is passed. Cheaper than JSON.stringify on
+ * the relay path, and safe on hostile nesting that would overflow a recursive serialiser.
+ * String lengths count UTF-16 units, close enough to bytes for a cap.
+ */
+export function fitsJson(value: unknown, maxBytes: number, maxDepth = 16): boolean {
+  let budget = maxBytes
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number]
+    if (typeof item === 'string') budget -= item.length + 2
+    else if (item === null || typeof item !== 'object') budget -= 8
+    else {
+      if (depth >= maxDepth) return false
+      budget -= 2
+      if (Array.isArray(item)) {
+        for (const child of item) stack.push([child, depth + 1])
+      } else {
+        for (const key of Object.keys(item)) {
+          budget -= key.length + 3
+          stack.push([(item as Record<string, unknown>)[key], depth + 1])
+        }
+      }
+    }
+    if (budget < 0) return false
+  }
+  return true
+}

@@ -1,0 +1,20 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { pino, type DestinationStream, type Logger } from 'pino'
+
+/**
+ * Structured JSON logs with no personal data: requests are logged by method and path only (no
+ * client address, no query string, which may carry a room id), and nothing else here ever logs a
+ * username, an SDP or an address.
+ */
+export function createLogger(destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level: 'info',
+      serializers: {
+        req: (request: FastifyRequest) => ({ method: request.method, path: request.url.split('?', 1)[0] }),
+        res: (reply: FastifyReply) => ({ statusCode: reply.statusCode })
+      }
+    },
+    destination
+  )
+}

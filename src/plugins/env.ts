@@ -1,0 +1,60 @@
+import fastifyEnv from '@fastify/env'
+import { Type, type Static } from '@sinclair/typebox'
+import fp from 'fastify-plugin'
+
+/**
+ * Every setting the service reads, in one schema. `@fastify/env` coerces and validates it at
+ * boot, so a bad value stops the process with a message that names the variable.
+ */
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000 }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info' }
+  ),
+  /** Comma-separated origins allowed to call HTTP routes and Socket.IO; `*` allows any. */
+  CORS_ORIGINS: Type.String({ default: '*' }),
+  MAX_USERS_PER_ROOM: Type.Integer({ minimum: 2, maximum: 16, default: 4 }),
+  /** Largest Socket.IO message accepted (its `maxHttpBufferSize`); bigger frames close the transport. */
+  MAX_MESSAGE_BYTES: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 64 * 1024 }),
+  /** Largest `signal` payload relayed, measured as its JSON text; a real SDP offer is 3–10 KB. */
+  MAX_SIGNAL_BYTES: Type.Integer({ minimum: 256, maximum: 16 * 1024 * 1024, default: 32 * 1024 }),
+  /** Token bucket per socket: this many events at once (trickle ICE to three peers is a few hundred)… */
+  RATE_LIMIT_BURST: Type.Integer({ minimum: 1, default: 400 }),
+  /** …refilled at this many events per second. */
+  RATE_LIMIT_PER_SECOND: Type.Number({ exclusiveMinimum: 0, default: 50 }),
+  /** A socket refused this many times within RATE_LIMIT_WINDOW_MS is disconnected. */
+  RATE_LIMIT_MAX_REFUSALS: Type.Integer({ minimum: 1, default: 200 }),
+  RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+  /** Failed `join-room` attempts one socket may make before joins are refused, against brute force. */
+  MAX_FAILED_JOINS: Type.Integer({ minimum: 1, default: 10 }),
+  /** How long shutdown waits for disconnected sockets' clean-up before closing the store. */
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10_000 })
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
+
+export interface EnvPluginOptions {
+  /** Where settings come from; the process environment unless a test passes its own. */
+  env?: Record<string, string | undefined>
+}
+
+export default fp<EnvPluginOptions>(
+  async function envPlugin(fastify, opts) {
+    await fastify.register(fastifyEnv, {
+      confKey: 'config',
+      schema: ConfigSchema,
+      data: opts.env ?? process.env
+    })
+    // The logger is created before the config is read; apply the configured level now.
+    fastify.log.level = fastify.config.LOG_LEVEL
+  },
+  { name: 'env' }
+)

@@ -1,0 +1,146 @@
+/**
+ * The wire protocol, in one place: payload schemas, the four Socket.IO event maps, the ack result
+ * type and the error codes. The server, the tests and any frontend type their sockets from this
+ * file (`import type { ClientToServerEvents, ServerToClientEvents } from 'signaling-server'`).
+ *
+ * Event names and payload shapes are those of the seed app (`shared/seed/README.md`); every client
+ * event also accepts the seed's bare-value form and an optional acknowledgement callback.
+ */
+import { Type, type Static } from '@sinclair/typebox'
+
+export const USERNAME_MAX_LENGTH = 32
+/** Long enough for any room id we hand out, however a user pastes it; short enough to be cheap. */
+export const ROOM_ID_MAX_LENGTH = 64
+/** Socket.IO ids are 20 characters; anything much longer is not a socket id. */
+export const SOCKET_ID_MAX_LENGTH = 64
+
+const RoomIdField = Type.String({ minLength: 1, maxLength: ROOM_ID_MAX_LENGTH })
+/** Length and control characters are checked after trimming, in `normaliseUsername`. */
+const UsernameField = Type.String({ maxLength: 256 })
+
+export const RegisterUsernamePayload = Type.Object({ username: UsernameField })
+export const CreateRoomPayload = Type.Object({ username: Type.Optional(UsernameField) })
+export const JoinRoomPayload = Type.Object({
+  roomId: RoomIdField,
+  username: Type.Optional(UsernameField)
+})
+export const LeaveRoomPayload = Type.Object({ roomId: Type.Optional(RoomIdField) })
+export const UserListPayload = Type.Object({ roomId: Type.Optional(RoomIdField) })
+/** `signal` is the opaque SDP or ICE object (or string) a WebRTC library produced. */
+export const SignalPayload = Type.Object({
+  to: Type.String({ minLength: 1, maxLength: SOCKET_ID_MAX_LENGTH }),
+  signal: Type.Union([Type.Object({}), Type.String({ minLength: 1 })])
+})
+/** `id` and `roomId` are what the seed's clients send; the server never trusts them. */
+export const MediaStatusPayload = Type.Object({
+  camera: Type.Boolean(),
+  mic: Type.Boolean(),
+  id: Type.Optional(Type.String({ maxLength: SOCKET_ID_MAX_LENGTH })),
+  roomId: Type.Optional(RoomIdField)
+})
+
+export type RegisterUsernamePayload = Static<typeof RegisterUsernamePayload>
+export type CreateRoomPayload = Static<typeof CreateRoomPayload>
+export type JoinRoomPayload = Static<typeof JoinRoomPayload>
+export type LeaveRoomPayload = Static<typeof LeaveRoomPayload>
+export type UserListPayload = Static<typeof UserListPayload>
+export type SignalPayload = Static<typeof SignalPayload>
+export type MediaStatusPayload = Static<typeof MediaStatusPayload>
+
+/** A seat in a room, as every member sees it. */
+export interface Member {
+  id: string
+  username: string
+  camera: boolean
+  mic: boolean
+}
+
+export interface RoomJoined {
+  roomId: string
+  users: Member[]
+}
+
+export interface MediaStatus {
+  id: string
+  camera: boolean
+  mic: boolean
+}
+
+/** Stable machine codes; the human message is what the seed's frontends render. */
+export const ERROR_MESSAGES = {
+  INVALID_PAYLOAD: 'Invalid request.',
+  USERNAME_REQUIRED: 'Please register a username first.',
+  INVALID_USERNAME: `Username must be 1 to ${USERNAME_MAX_LENGTH} characters with no control characters.`,
+  ROOM_NOT_FOUND: 'Room ID not found.',
+  ROOM_FULL: 'Room is full.',
+  ALREADY_IN_ROOM: 'You are already in a room. Leave it first.',
+  NOT_IN_ROOM: 'You are not in that room.',
+  PEER_NOT_FOUND: 'That user is not in your room.',
+  PAYLOAD_TOO_LARGE: 'Message is too large.',
+  RATE_LIMITED: 'Too many requests. Slow down.',
+  TOO_MANY_FAILED_JOINS: 'Too many failed attempts to join a room.',
+  UNAVAILABLE: 'The service is temporarily unavailable. Try again shortly.',
+  INTERNAL: 'Something went wrong on the server.'
+} as const
+
+export type ErrorCode = keyof typeof ERROR_MESSAGES
+
+export interface ErrorInfo {
+  code: ErrorCode
+  message: string
+}
+
+/** What every acknowledgement callback receives. */
+export type AckResult<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorInfo }
+export type Ack<T extends object = object> = (result: AckResult<T>) => void
+
+export interface UsernameRegistered {
+  username: string
+}
+export interface UserList {
+  users: Member[]
+}
+export interface LeftRoom {
+  /** The room left, or null when the socket was in no room (leaving is idempotent). */
+  roomId: string | null
+}
+
+/**
+ * Client → server. The first argument may be the object form or the seed's bare value; the ack is
+ * optional everywhere (`socket.emit('create-room', ack)` is valid too).
+ */
+export interface ClientToServerEvents {
+  'register-username': (payload: RegisterUsernamePayload | string, ack?: Ack<UsernameRegistered>) => void
+  'create-room': (payload?: CreateRoomPayload | Ack<RoomJoined>, ack?: Ack<RoomJoined>) => void
+  'join-room': (payload: JoinRoomPayload | string, ack?: Ack<RoomJoined>) => void
+  'leave-room': (payload?: LeaveRoomPayload | string | Ack<LeftRoom>, ack?: Ack<LeftRoom>) => void
+  /** The seed's older frontends spell it this way; same behaviour as `leave-room`. */
+  LeaveRoom: (payload?: LeaveRoomPayload | string | Ack<LeftRoom>, ack?: Ack<LeftRoom>) => void
+  signal: (payload: SignalPayload, ack?: Ack) => void
+  'camera-mic-status': (payload: MediaStatusPayload, ack?: Ack<MediaStatus>) => void
+  'user-list': (payload?: UserListPayload | string | Ack<UserList>, ack?: Ack<UserList>) => void
+}
+
+/** Server → client. */
+export interface ServerToClientEvents {
+  'room-id': (roomId: string) => void
+  'room-joined': (data: RoomJoined) => void
+  'user-joined': (member: Member) => void
+  'user-left': (id: string) => void
+  signal: (data: { from: string; signal: SignalPayload['signal'] }) => void
+  'camera-mic-status': (status: MediaStatus) => void
+  'user-list': (users: Member[]) => void
+  /** Sent only for a failed event that carried no ack callback: the plain human message. */
+  error: (message: string) => void
+}
+
+/** Between server instances (the Redis adapter); nothing yet beyond Socket.IO's own. */
+export type InterServerEvents = Record<never, never>
+
+/** Per-socket state Socket.IO keeps for us (and restores with connection state recovery). */
+export interface SocketData {
+  username?: string
+  roomId?: string
+}
+
+export type ClientEventName = keyof ClientToServerEvents

@@ -1,0 +1,34 @@
+import Fastify from 'fastify'
+import fp from 'fastify-plugin'
+import app from './app.js'
+import { createLogger } from './logger.js'
+
+const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const
+
+const server = Fastify({ loggerInstance: createLogger() })
+// fp() so the app's decorators (config, readiness) are visible here at the root.
+await server.register(fp(app))
+
+let shuttingDown = false
+for (const signal of SHUTDOWN_SIGNALS) {
+  process.once(signal, () => {
+    if (shuttingDown) return
+    shuttingDown = true
+    server.log.info({ signal }, 'shutting down')
+    server.readiness.draining = true
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        server.log.error({ err }, 'shutdown failed')
+        process.exit(1)
+      }
+    )
+  })
+}
+
+try {
+  await server.listen({ port: server.config.PORT, host: server.config.HOST })
+} catch (err) {
+  server.log.fatal({ err }, 'could not start')
+  process.exit(1)
+}
