@@ -1,12 +1,12 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
-import { pino, type DestinationStream, type Logger } from 'pino'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import { pino, type DestinationStream } from 'pino'
 
 /**
  * Structured JSON logs with no personal data: requests are logged by method and path only (no
  * client address, no query string, which may carry a room id), and nothing else here ever logs a
  * username, an SDP or an address.
  */
-export function createLogger(destination?: DestinationStream): Logger {
+export function createLogger(destination?: DestinationStream): FastifyBaseLogger {
   return pino(
     {
       level: 'info',

@@ -1,0 +1,120 @@
+/**
+ * The one way tests build the service: the real app plugin on an ephemeral port, real Socket.IO
+ * clients over real sockets, everything closed in teardown.
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { Writable } from 'node:stream'
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
+import type { Test } from 'tap'
+import app from '../src/app.js'
+import { createLogger } from '../src/logger.js'
+import type { AckResult, ClientToServerEvents, ServerToClientEvents } from '../src/protocol.js'
+
+export type Client = Socket<ServerToClientEvents, ClientToServerEvents>
+/** The same socket without the protocol's types, for sending what a hostile client would. */
+export type RawClient = Socket
+
+export interface TestServer {
+  app: FastifyInstance
+  url: string
+  /** Every log line the app wrote, parsed. */
+  logs: Array<Record<string, unknown>>
+  connect(options?: Partial<ManagerOptions & SocketOptions>): Promise<Client>
+}
+
+/** Settings for tests: quiet, loopback, ephemeral port; a test overrides what it exercises. */
+const TEST_ENV = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn' }
+
+export async function buildServer(t: Test, env: Record<string, string> = {}): Promise<TestServer> {
+  const logs: Array<Record<string, unknown>> = []
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line))
+      done()
+    }
+  })
+  const server = Fastify({ loggerInstance: createLogger(sink) })
+  await server.register(fp(app), { env: { ...TEST_ENV, ...env } })
+  await server.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => server.close())
+  const address = server.server.address()
+  if (address === null || typeof address === 'string') throw new Error('server has no TCP address')
+  const url = `http://127.0.0.1:${address.port}`
+  return { app: server, url, logs, connect: (options) => connectClient(t, url, options) }
+}
+
+/** A connected client; WebSocket only unless the test asks for Socket.IO's default transports. */
+export async function connectClient(
+  t: Test,
+  url: string,
+  options: Partial<ManagerOptions & SocketOptions> = {}
+): Promise<Client> {
+  const client: Client = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, ...options })
+  t.teardown(() => {
+    client.disconnect()
+  })
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', resolve)
+    client.once('connect_error', reject)
+  })
+  return client
+}
+
+export function raw(client: Client): RawClient {
+  return client as unknown as RawClient
+}
+
+/** Sends an event with an ack and resolves with what the server answered. */
+export async function request(client: Client | RawClient, event: string, ...args: unknown[]): Promise<AckResult<any>> {
+  return (client as RawClient).timeout(5000).emitWithAck(event, ...args)
+}
+
+/** Resolves with the first argument of the next `event` the client receives. */
+export function nextEvent<E extends keyof ServerToClientEvents>(
+  client: Client,
+  event: E,
+  timeoutMs = 5000
+): Promise<Parameters<ServerToClientEvents[E]>[0]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off(event, listener as never)
+      reject(new Error(`no '${event}' event within ${timeoutMs} ms`))
+    }, timeoutMs)
+    const listener = (value: Parameters<ServerToClientEvents[E]>[0]): void => {
+      clearTimeout(timer)
+      resolve(value)
+    }
+    client.once(event, listener as never)
+  })
+}
+
+/** Records every `event` the client receives from now on. */
+export function collect<E extends keyof ServerToClientEvents>(
+  client: Client,
+  event: E
+): Array<Parameters<ServerToClientEvents[E]>[0]> {
+  const seen: Array<Parameters<ServerToClientEvents[E]>[0]> = []
+  client.on(event, ((value: Parameters<ServerToClientEvents[E]>[0]) => seen.push(value)) as never)
+  return seen
+}
+
+/**
+ * A round trip on `client`'s own connection. Anything the server sent this client before answering
+ * has arrived once this resolves: how tests prove, without sleeping, that an event did NOT come.
+ */
+export async function sync(client: Client): Promise<void> {
+  await request(client, 'user-list')
+}
+
+/** A client with a username, seated in a new room; resolves with the room id. */
+export async function createRoom(client: Client, username: string): Promise<string> {
+  const result = await request(client, 'create-room', { username })
+  if (!result.ok) throw new Error(`create-room failed: ${result.error.code}`)
+  return result.roomId as string
+}
+
+/** A client with a username, seated in `roomId`. */
+export async function joinRoom(client: Client, roomId: string, username: string): Promise<AckResult<any>> {
+  return request(client, 'join-room', { roomId, username })
+}
