@@ -17,6 +17,11 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(healthPlugin)
   await fastify.register(socketPlugin)
 
+  // Fastify's own 404 logs the whole URL, query string included; a room id may be in it.
+  fastify.setNotFoundHandler((_request, reply) => {
+    reply.code(404).send({ error: 'Not Found' })
+  })
+
   // Each event group is its own encapsulated plugin, registered after the socket plugin it uses.
   await fastify.register(roomEvents)
   await fastify.register(signalEvents)

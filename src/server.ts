@@ -6,8 +6,15 @@ import { createLogger } from './logger.js'
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const
 
 const server = Fastify({ loggerInstance: createLogger() })
-// fp() so the app's decorators (config, readiness) are visible here at the root.
-await server.register(fp(app))
+try {
+  // fp() so the app's decorators (config, readiness) are visible here at the root.
+  await server.register(fp(app))
+  await server.listen({ port: server.config.PORT, host: server.config.HOST })
+} catch (err) {
+  // A bad setting lands here too; its message names the variable (`env/PORT must be integer`).
+  server.log.fatal({ err }, 'could not start')
+  process.exit(1)
+}
 
 let shuttingDown = false
 for (const signal of SHUTDOWN_SIGNALS) {
@@ -26,9 +33,3 @@ for (const signal of SHUTDOWN_SIGNALS) {
   })
 }
 
-try {
-  await server.listen({ port: server.config.PORT, host: server.config.HOST })
-} catch (err) {
-  server.log.fatal({ err }, 'could not start')
-  process.exit(1)
-}

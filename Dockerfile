@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# The same steps as the README: `npm ci` (the README's `npm install`, locked) and the TypeScript
+# build that `npm start` runs, then `node dist/server.js`. No Docker engine runs on our CI machines,
+# so CI proves these steps through `npm test`, which builds and boots dist/server.js.
+
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24-slim AS runtime
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 5000
+# Liveness only; the load balancer should probe /ready, which turns 503 while draining.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||5000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# node directly (not npm) so SIGTERM reaches the server and it shuts down gracefully.
+CMD ["node", "dist/server.js"]

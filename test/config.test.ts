@@ -1,0 +1,64 @@
+import Fastify from 'fastify'
+import fp from 'fastify-plugin'
+import t from 'tap'
+import app from '../src/app.js'
+import { buildServer, connectClient } from './helper.js'
+
+async function boot(env: Record<string, string>): Promise<unknown> {
+  const server = Fastify({ logger: false })
+  try {
+    await server.register(fp(app), { env })
+    await server.ready()
+    return undefined
+  } catch (error) {
+    return error
+  } finally {
+    await server.close()
+  }
+}
+
+t.test('defaults need no settings at all', async (t) => {
+  const server = Fastify({ logger: false })
+  t.teardown(() => server.close())
+  await server.register(fp(app), { env: {} })
+  t.match(server.config, {
+    PORT: 5000,
+    HOST: '0.0.0.0',
+    CORS_ORIGINS: '*',
+    MAX_USERS_PER_ROOM: 4,
+    MAX_MESSAGE_BYTES: 65536,
+    LOG_LEVEL: 'info'
+  })
+})
+
+t.test('a bad value fails the boot with a message naming the variable', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['PORT', 'not-a-port'],
+    ['PORT', '70000'],
+    ['MAX_USERS_PER_ROOM', '1'],
+    ['MAX_USERS_PER_ROOM', 'four'],
+    ['LOG_LEVEL', 'loud'],
+    ['RATE_LIMIT_BURST', '0'],
+    ['MAX_MESSAGE_BYTES', '-5']
+  ]
+  for (const [name, value] of cases) {
+    const error = await boot({ [name]: value })
+    t.match(error, { message: new RegExp(name) }, `${name}=${value}`)
+  }
+})
+
+t.test('CORS_ORIGINS applies to HTTP routes and to Socket.IO\'s own requests', async (t) => {
+  const { app: server, url } = await buildServer(t, { CORS_ORIGINS: 'https://app.example, https://other.example' })
+  const allowed = await server.inject({ url: '/health', headers: { origin: 'https://app.example' } })
+  t.equal(allowed.headers['access-control-allow-origin'], 'https://app.example')
+  const denied = await server.inject({ url: '/health', headers: { origin: 'https://evil.example' } })
+  t.notOk(denied.headers['access-control-allow-origin'])
+
+  const polling = async (origin: string) =>
+    fetch(`${url}/socket.io/?EIO=4&transport=polling`, { headers: { origin } })
+  t.equal((await polling('https://other.example')).headers.get('access-control-allow-origin'), 'https://other.example')
+  t.equal((await polling('https://evil.example')).headers.get('access-control-allow-origin'), null)
+  // A real client with the default transports (polling first) still connects.
+  const client = await connectClient(t, url, { transports: ['polling', 'websocket'] })
+  t.ok(client.connected)
+})

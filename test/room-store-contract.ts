@@ -1,0 +1,74 @@
+/**
+ * What every RoomStore must do, whatever it is built on. Each implementation's test file calls
+ * this with a factory for fresh, empty stores.
+ */
+import type { Test } from 'tap'
+import type { Member } from '../src/protocol.js'
+import type { RoomStore } from '../src/rooms/room-store.js'
+
+export type StoreFactory = (t: Test, capacity: number) => Promise<RoomStore>
+
+const member = (id: string, username = id): Member => ({ id, username, camera: true, mic: true })
+
+export function roomStoreContract(t: Test, createStore: StoreFactory): void {
+  t.test('create seats the owner in a room with a fresh id', async (t) => {
+    const store = await createStore(t, 4)
+    const a = await store.create(member('a'))
+    const b = await store.create(member('b'))
+    t.not(a, b)
+    t.same(await store.members(a), [member('a')])
+    t.ok(await store.isMember(a, 'a'))
+    t.notOk(await store.isMember(a, 'b'))
+  })
+
+  t.test('join seats members in order up to the capacity', async (t) => {
+    const store = await createStore(t, 3)
+    const roomId = await store.create(member('a'))
+    t.same(await store.join(roomId, member('b')), { status: 'joined', members: [member('a'), member('b')] })
+    t.same(await store.join(roomId, member('c')), { status: 'joined', members: [member('a'), member('b'), member('c')] })
+    t.same(await store.join(roomId, member('d')), { status: 'full' })
+    t.same(await store.join(roomId, member('b')), { status: 'joined', members: [member('a'), member('b'), member('c')] },
+      'a member already seated does not take a second seat, even when full')
+    t.same(await store.join('nnn-nnnn-nnn', member('e')), { status: 'not-found' })
+  })
+
+  t.test('concurrent joins never exceed the capacity', async (t) => {
+    const store = await createStore(t, 4)
+    const roomId = await store.create(member('owner'))
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => store.join(roomId, member(`m${i}`))))
+    t.equal(outcomes.filter((o) => o.status === 'joined').length, 3)
+    t.equal((await store.members(roomId))?.length, 4)
+  })
+
+  t.test('leave frees the seat and deletes the room when it empties', async (t) => {
+    const store = await createStore(t, 2)
+    const roomId = await store.create(member('a'))
+    await store.join(roomId, member('b'))
+    t.same(await store.leave(roomId, 'b'), { left: true, roomDeleted: false })
+    t.same(await store.leave(roomId, 'b'), { left: false, roomDeleted: false }, 'leaving twice is harmless')
+    t.same(await store.join(roomId, member('c')), { status: 'joined', members: [member('a'), member('c')] })
+    await store.leave(roomId, 'c')
+    t.same(await store.leave(roomId, 'a'), { left: true, roomDeleted: true })
+    t.equal(await store.members(roomId), undefined)
+    t.same(await store.join(roomId, member('a')), { status: 'not-found' })
+    t.same(await store.leave('nnn-nnnn-nnn', 'a'), { left: false, roomDeleted: false })
+  })
+
+  t.test('update changes a seated member only', async (t) => {
+    const store = await createStore(t, 4)
+    const roomId = await store.create(member('a'))
+    t.ok(await store.update(roomId, 'a', { camera: false }))
+    t.ok(await store.update(roomId, 'a', { username: 'alice', mic: false }))
+    t.same(await store.members(roomId), [{ id: 'a', username: 'alice', camera: false, mic: false }])
+    t.notOk(await store.update(roomId, 'zed', { camera: false }))
+    t.notOk(await store.update('nnn-nnnn-nnn', 'a', { camera: false }))
+  })
+
+  t.test('members are copies: changing one does not change the store', async (t) => {
+    const store = await createStore(t, 4)
+    const roomId = await store.create(member('a'))
+    const [first] = (await store.members(roomId)) ?? []
+    first!.username = 'mutated'
+    t.equal((await store.members(roomId))?.[0]?.username, 'a')
+  })
+}
