@@ -3,6 +3,9 @@
  * clients over real sockets, everything closed in teardown.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createInterface } from 'node:readline'
 import fp from 'fastify-plugin'
 import { Writable } from 'node:stream'
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
@@ -118,3 +121,27 @@ export async function createRoom(client: Client, username: string): Promise<stri
 export async function joinRoom(client: Client, roomId: string, username: string): Promise<AckResult<any>> {
   return request(client, 'join-room', { roomId, username })
 }
+
+const SERVER = new URL('../dist/server.js', import.meta.url).pathname
+
+/** `node dist/server.js` in a child process; `url` resolves once it logs that it listens (at info level). */
+export function startServerProcess(env: Record<string, string>): { child: ChildProcess; lines: Array<Record<string, unknown>>; url: Promise<string> } {
+  if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npm run build\` (npm test does)`)
+  const child = spawn(process.execPath, [SERVER], {
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const lines: Array<Record<string, unknown>> = []
+  const url = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>
+      lines.push(entry)
+      const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg))
+      if (match) resolve(match[1]!)
+    })
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)))
+  })
+  url.catch(() => {}) // a test that expects the boot to fail never awaits it
+  return { child, lines, url }
+}
+

@@ -2,34 +2,9 @@
  * The compiled server as the container runs it (`node dist/server.js`, built by `npm test`):
  * boot, probes, and a graceful SIGTERM with a call in progress.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync } from 'node:fs'
-import { createInterface } from 'node:readline'
 import t from 'tap'
-import { connectClient, createRoom, nextEvent } from './helper.js'
-
-const SERVER = new URL('../dist/server.js', import.meta.url).pathname
-
-function start(env: Record<string, string>): { child: ChildProcess; lines: Array<Record<string, unknown>>; url: Promise<string> } {
-  if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npm run build\` (npm test does)`)
-  const child = spawn(process.execPath, [SERVER], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  const lines: Array<Record<string, unknown>> = []
-  const url = new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line) as Record<string, unknown>
-      lines.push(entry)
-      const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg))
-      if (match) resolve(match[1]!)
-    })
-    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)))
-  })
-  url.catch(() => {}) // a test that expects the boot to fail never awaits it
-  return { child, lines, url }
-}
+import { connectClient, createRoom, nextEvent, startServerProcess as start } from './helper.js'
 
 t.test('boots, answers the probes, and on SIGTERM disconnects its sockets and exits 0', async (t) => {
   const { child, url: listening } = start({})

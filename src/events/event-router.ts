@@ -11,6 +11,7 @@ import type {
   ServerToClientEvents,
   SocketData
 } from '../protocol.js'
+import { StoreUnavailableError } from '../rooms/room-store.js'
 import { SignalingError } from './signaling-error.js'
 import { createTokenBucket } from './token-bucket.js'
 
@@ -79,7 +80,10 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
   }
 
   function fail(socket: SignalingSocket, ack: Ack | undefined, error: unknown, event: string): void {
-    if (!(error instanceof SignalingError)) {
+    if (error instanceof StoreUnavailableError) {
+      log.warn({ err: error.cause, event, socketId: socket.id }, 'room store unavailable')
+      error = new SignalingError('UNAVAILABLE')
+    } else if (!(error instanceof SignalingError)) {
       // Never log the payload: SDP carries IP addresses and usernames are personal data.
       log.error({ err: error, event, socketId: socket.id }, 'event handler failed')
       error = new SignalingError('INTERNAL')

@@ -118,7 +118,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
     }
   }
   socketEvents.on('leave-room', leaveRoom)
-  socketEvents.on('LeaveRoom', leaveRoom as unknown as EventDefinition<'LeaveRoom', typeof LeaveRoomPayload>)
+  socketEvents.on('LeaveRoom', leaveRoom)
 
   socketEvents.onDisconnect(async ({ socket }) => {
     const roomId = socket.data.roomId

@@ -30,7 +30,18 @@ export const ConfigSchema = Type.Object({
   /** Failed `join-room` attempts one socket may make before joins are refused, against brute force. */
   MAX_FAILED_JOINS: Type.Integer({ minimum: 1, default: 10 }),
   /** How long shutdown waits for disconnected sockets' clean-up before closing the store. */
-  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10_000 })
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+  /** Set: rooms live in Redis and events cross instances through it. Unset: one process's memory. */
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^$|^(redis|rediss|redis\\+sentinel|redis\\+cluster)://' })),
+  /** Every Redis key and stream of this deployment starts with it (a `{tag}` keeps Cluster slots together). */
+  REDIS_KEY_PREFIX: Type.String({ minLength: 1, default: 'signaling:' }),
+  REDIS_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000 }),
+  /** How often an instance renews its heartbeat key and looks for dead instances. */
+  INSTANCE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 5000 }),
+  /** An instance silent this long is dead; its members are removed (so within timeout + heartbeat). */
+  INSTANCE_TIMEOUT_MS: Type.Integer({ minimum: 300, default: 15_000 }),
+  /** Room keys expire this long after their last change, so nothing in Redis grows forever. */
+  ROOM_TTL_S: Type.Integer({ minimum: 60, default: 86_400 })
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -53,6 +64,10 @@ export default fp<EnvPluginOptions>(
       schema: ConfigSchema,
       data: opts.env ?? process.env
     })
+    const { INSTANCE_HEARTBEAT_MS, INSTANCE_TIMEOUT_MS } = fastify.config
+    if (INSTANCE_TIMEOUT_MS < 2 * INSTANCE_HEARTBEAT_MS) {
+      throw new Error('env/INSTANCE_TIMEOUT_MS must be at least twice INSTANCE_HEARTBEAT_MS')
+    }
     // The logger is created before the config is read; apply the configured level now.
     fastify.log.level = fastify.config.LOG_LEVEL
   },

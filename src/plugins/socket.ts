@@ -1,7 +1,13 @@
+import { createAdapter } from '@socket.io/redis-streams-adapter'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifySocketIOModule from 'fastify-socket.io'
+import { randomUUID } from 'node:crypto'
+import type { ServerOptions } from 'socket.io'
 import { createEventRouter, type EventRouter, type Session, type SignalingServer } from '../events/event-router.js'
 import { createMemoryRoomStore } from '../rooms/memory-room-store.js'
+import { connectRedis } from '../rooms/redis-connection.js'
+import { createRedisRoomStore } from '../rooms/redis-room-store.js'
 import type { RoomStore } from '../rooms/room-store.js'
 import { parseCorsOrigins } from './cors.js'
 
@@ -17,14 +23,77 @@ declare module 'fastify' {
   }
 }
 
+interface Backend {
+  rooms: RoomStore
+  adapter?: ServerOptions['adapter']
+  close(): Promise<void>
+}
+
 /**
- * Socket.IO on Fastify's HTTP server, the room store, and the event router that every event group
- * plugin registers its handlers with.
+ * With REDIS_URL: rooms in Redis and Socket.IO's Redis Streams adapter between instances. The
+ * streams adapter (not the pub/sub one) because it resumes after a Redis blip without losing
+ * packets and stores connection-recovery sessions in Redis, so a client can resume its session on
+ * any instance. Two connections: the store's fails fast while Redis is away (clients get
+ * UNAVAILABLE at once), the adapter's queues (its stream reader waits out the outage rather than
+ * spinning).
+ */
+async function createRedisBackend(fastify: FastifyInstance, url: string): Promise<Backend> {
+  const { config, log } = fastify
+  const prefix = config.REDIS_KEY_PREFIX
+  const timeout = config.REDIS_CONNECT_TIMEOUT_MS
+  const storeRedis = await connectRedis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }, timeout)
+  const adapterRedis = await connectRedis(url, {}, timeout)
+  for (const [role, client] of [['store', storeRedis], ['adapter', adapterRedis]] as const) {
+    // Without a listener ioredis reports every failed reconnect as an unhandled 'error'.
+    client.on('error', (err: Error) => log.debug({ role, err: err.message }, 'redis connection error'))
+    client.on('close', () => log.warn({ role }, 'redis connection lost'))
+    client.on('ready', () => log.info({ role }, 'redis connection ready'))
+  }
+  fastify.readiness.addCheck('redis', () => storeRedis.status === 'ready')
+
+  const rooms = createRedisRoomStore({
+    redis: storeRedis,
+    prefix,
+    instanceId: randomUUID(),
+    capacity: config.MAX_USERS_PER_ROOM,
+    heartbeatMs: config.INSTANCE_HEARTBEAT_MS,
+    instanceTimeoutMs: config.INSTANCE_TIMEOUT_MS,
+    roomTtlSeconds: config.ROOM_TTL_S,
+    isServedHere: (memberId) => fastify.io.of('/').sockets.has(memberId),
+    onEvicted: (roomId, memberId) => {
+      log.info('freed a seat left behind by a dead instance or a missed leave')
+      fastify.io.to(roomId).emit('user-left', memberId)
+    },
+    onError: (err) => log.warn({ err }, 'room store housekeeping failed')
+  })
+  const adapter = createAdapter(adapterRedis, {
+    streamName: `${prefix}socket.io`,
+    channelPrefix: `${prefix}socket.io`,
+    sessionKeyPrefix: `${prefix}session:`
+  })
+  return {
+    rooms,
+    adapter,
+    async close() {
+      await rooms.close()
+      await Promise.allSettled([storeRedis.quit(), adapterRedis.quit()])
+    }
+  }
+}
+
+function createMemoryBackend(fastify: FastifyInstance): Backend {
+  const rooms = createMemoryRoomStore({ capacity: fastify.config.MAX_USERS_PER_ROOM })
+  return { rooms, close: () => rooms.close() }
+}
+
+/**
+ * Socket.IO on Fastify's HTTP server, the room store (chosen at boot), and the event router that
+ * every event group plugin registers its handlers with.
  */
 export default fp(
   async function socketPlugin(fastify) {
     const { config } = fastify
-    const rooms = createMemoryRoomStore({ capacity: config.MAX_USERS_PER_ROOM })
+    const backend = config.REDIS_URL ? await createRedisBackend(fastify, config.REDIS_URL) : createMemoryBackend(fastify)
     const router = createEventRouter({
       log: fastify.log,
       rateLimit: {
@@ -38,6 +107,7 @@ export default fp(
 
     await fastify.register(fastifySocketIO, {
       serveClient: false,
+      adapter: backend.adapter,
       maxHttpBufferSize: config.MAX_MESSAGE_BYTES,
       // @fastify/cors never sees Socket.IO's requests, so they get the same origins here.
       cors: { origin: parseCorsOrigins(config.CORS_ORIGINS), methods: ['GET', 'POST'] },
@@ -55,7 +125,7 @@ export default fp(
       }
     })
 
-    fastify.decorate('rooms', rooms)
+    fastify.decorate('rooms', backend.rooms)
     fastify.decorate('socketEvents', router)
 
     fastify.io.on('connection', (socket) => {
@@ -69,8 +139,8 @@ export default fp(
     })
 
     fastify.addHook('onClose', async () => {
-      await rooms.close()
+      await backend.close()
     })
   },
-  { name: 'socket', dependencies: ['env'] }
+  { name: 'socket', dependencies: ['env', 'health'] }
 )

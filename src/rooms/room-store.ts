@@ -39,3 +39,11 @@ export interface RoomStore {
 export interface RoomStoreOptions {
   capacity: number
 }
+
+/** The store cannot be reached right now; clients are told UNAVAILABLE and may retry. */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('room store unavailable', { cause })
+    this.name = 'StoreUnavailableError'
+  }
+}

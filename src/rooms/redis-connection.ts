@@ -1,0 +1,69 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+
+export type RedisClient = Redis | Cluster
+
+/** Host and port pairs of `host:port,host:port`. */
+function parseNodes(list: string, defaultPort: number): Array<{ host: string; port: number }> {
+  return list.split(',').map((node) => {
+    const [host = '', port] = node.trim().split(':')
+    return { host, port: port ? Number(port) : defaultPort }
+  })
+}
+
+/** The URL with any password replaced, fit for an error message or a log line. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, (_match, auth: string) => `//${auth.includes(':') ? auth.split(':')[0] + ':***' : '***'}@`)
+}
+
+/**
+ * A client for REDIS_URL, not yet connected:
+ * - `redis://[user:password@]host:port[/db]` and `rediss://…` (TLS): one server;
+ * - `redis+sentinel://[:password@]host:port[,host:port…]/masterName`: a Sentinel-managed primary;
+ * - `redis+cluster://[:password@]host:port[,host:port…]`: a Redis Cluster (keys share one hash slot
+ *   through the `{…}` in REDIS_KEY_PREFIX, so the Lua scripts stay atomic).
+ */
+export function createRedisClient(url: string, options: RedisOptions): RedisClient {
+  const parsed = /^(redis\+sentinel|redis\+cluster):\/\/(?:([^@]*)@)?([^/]+)(?:\/(.*))?$/.exec(url)
+  if (parsed === null) return new Redis(url, { ...options, lazyConnect: true })
+  const [, scheme, auth, nodes = '', rest] = parsed
+  const password = auth ? decodeURIComponent(auth.includes(':') ? auth.slice(auth.indexOf(':') + 1) : auth) : undefined
+  if (scheme === 'redis+sentinel') {
+    return new Redis({
+      ...options,
+      lazyConnect: true,
+      sentinels: parseNodes(nodes, 26379),
+      name: rest || 'mymaster',
+      password,
+      sentinelPassword: password
+    })
+  }
+  const clusterOptions: ClusterOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: options.enableOfflineQueue,
+    redisOptions: { ...options, password }
+  }
+  return new Cluster(parseNodes(nodes, 6379), clusterOptions)
+}
+
+/**
+ * Connects, or fails fast with a message naming REDIS_URL: a service that cannot reach its shared
+ * store should not start taking calls it cannot share.
+ */
+export async function connectRedis(url: string, options: RedisOptions, timeoutMs: number): Promise<RedisClient> {
+  const client = createRedisClient(url, { connectTimeout: timeoutMs, ...options })
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      client.connect(),
+      new Promise((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+      })
+    ])
+    return client
+  } catch (error) {
+    client.disconnect()
+    throw new Error(`Cannot reach Redis at REDIS_URL=${redactRedisUrl(url)}: ${(error as Error).message}`, { cause: error })
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,282 @@
+import { createHash } from 'node:crypto'
+import type { Member } from '../protocol.js'
+import type { RedisClient } from './redis-connection.js'
+import { createRoomId } from './room-id.js'
+import {
+  StoreUnavailableError,
+  type JoinOutcome,
+  type LeaveOutcome,
+  type MemberPatch,
+  type RoomStore,
+  type RoomStoreOptions
+} from './room-store.js'
+
+/**
+ * Key layout, every key under `prefix`:
+ *   room:<roomId>       hash  memberId → JSON { id, username, camera, mic, seq, instance }
+ *                       (exists exactly while the room has members; TTL refreshed on each write)
+ *   seats:<instanceId>  set   "<roomId>\n<memberId>" for every seat held by that instance's sockets
+ *   alive:<instanceId>  string, expires unless the instance keeps renewing it (its heartbeat)
+ *   instances           set   instance ids that may hold seats
+ * Scripts compute `seats:`/`room:` keys from the prefix, so under Redis Cluster the prefix must
+ * carry a hash tag (`{signaling}:`) to keep every key in one slot.
+ */
+
+type Script = (redis: RedisClient, keys: string[], ...args: Array<string | number>) => Promise<unknown>
+
+/** A Lua script run by its SHA1 (EVALSHA), sending the source only when Redis does not know it yet. */
+function createScript(source: string): Script {
+  const sha = createHash('sha1').update(source).digest('hex')
+  return async (redis, keys, ...args) => {
+    try {
+      return await redis.evalsha(sha, keys.length, ...keys, ...args)
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
+      return redis.eval(source, keys.length, ...keys, ...args)
+    }
+  }
+}
+
+/** Seats `member` unless the room is missing or full; returns the members, in any order. */
+const JOIN = createScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'not-found'} end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  local values = redis.call('HVALS', KEYS[1])
+  if #values >= tonumber(ARGV[3]) then return {'full'} end
+  local seq = 0
+  for _, value in ipairs(values) do
+    local s = cjson.decode(value).seq
+    if s > seq then seq = s end
+  end
+  local member = cjson.decode(ARGV[2])
+  member.seq = seq + 1
+  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+  redis.call('SADD', KEYS[2], ARGV[5])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local out = redis.call('HVALS', KEYS[1])
+table.insert(out, 1, 'joined')
+return out
+`)
+
+/** Creates the room with its owner unless the id is taken (then the caller draws another). */
+const CREATE = createScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local member = cjson.decode(ARGV[2])
+member.seq = 1
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+`)
+
+/** Frees a seat (and its entry in the holding instance's seat set); the hash vanishes when empty. */
+const LEAVE = createScript(`
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if not value then return {0, 0} end
+local member = cjson.decode(value)
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', ARGV[2] .. 'seats:' .. member.instance, ARGV[3])
+if redis.call('EXISTS', KEYS[1]) == 0 then return {1, 1} end
+return {1, 0}
+`)
+
+const UPDATE = createScript(`
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if not value then return 0 end
+local member = cjson.decode(value)
+for key, field in pairs(cjson.decode(ARGV[2])) do member[key] = field end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+`)
+
+/**
+ * Removes every seat an instance held and forgets the instance, in one step, so that when several
+ * survivors notice the same dead instance only one of them reports each seat. Returns the freed
+ * seats as a flat list roomId, memberId, roomId, memberId…
+ */
+const REAP = createScript(`
+local seatsKey = ARGV[1] .. 'seats:' .. ARGV[2]
+local freed = {}
+for _, seat in ipairs(redis.call('SMEMBERS', seatsKey)) do
+  local split = string.find(seat, '\\n', 1, true)
+  local roomId = string.sub(seat, 1, split - 1)
+  local memberId = string.sub(seat, split + 1)
+  local roomKey = ARGV[1] .. 'room:' .. roomId
+  local value = redis.call('HGET', roomKey, memberId)
+  if value and cjson.decode(value).instance == ARGV[2] then
+    redis.call('HDEL', roomKey, memberId)
+    table.insert(freed, roomId)
+    table.insert(freed, memberId)
+  end
+end
+redis.call('DEL', seatsKey)
+redis.call('SREM', KEYS[1], ARGV[2])
+return freed
+`)
+
+export interface RedisRoomStoreOptions extends RoomStoreOptions {
+  redis: RedisClient
+  prefix: string
+  /** This process's id; seats it holds are freed by the others if it stops renewing `alive:`. */
+  instanceId: string
+  /** How often the heartbeat is renewed and dead instances are looked for. */
+  heartbeatMs: number
+  /** An instance silent this long is dead; its members are removed. */
+  instanceTimeoutMs: number
+  /** Room and seat keys expire this long after their last write, so nothing grows forever. */
+  roomTtlSeconds: number
+  /** Whether a member id belongs to a socket this instance still serves (for self-repair). */
+  isServedHere: (memberId: string) => boolean
+  /** A seat was freed by the store itself (dead instance, missed leave): tell the room. */
+  onEvicted: (roomId: string, memberId: string) => void
+  onError: (error: unknown) => void
+}
+
+interface StoredMember extends Member {
+  seq: number
+  instance: string
+}
+
+function toMembers(values: string[]): Member[] {
+  return values
+    .map((value) => JSON.parse(value) as StoredMember)
+    .sort((a, b) => a.seq - b.seq)
+    .map(({ id, username, camera, mic }) => ({ id, username, camera, mic }))
+}
+
+/** Rooms shared by every instance through Redis; seats are claimed atomically by Lua scripts. */
+export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore {
+  const { redis, prefix, instanceId, capacity, roomTtlSeconds } = options
+  const roomKey = (roomId: string): string => `${prefix}room:${roomId}`
+  const seatsKey = `${prefix}seats:${instanceId}`
+  const aliveKey = (id: string): string => `${prefix}alive:${id}`
+  const instancesKey = `${prefix}instances`
+  const seat = (roomId: string, memberId: string): string => `${roomId}\n${memberId}`
+  const stored = (member: Member): string =>
+    JSON.stringify({ id: member.id, username: member.username, camera: member.camera, mic: member.mic, instance: instanceId })
+
+  /** Every Redis failure becomes one error type the event router turns into UNAVAILABLE. */
+  async function call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation()
+    } catch (error) {
+      throw new StoreUnavailableError(error)
+    }
+  }
+
+  async function heartbeat(): Promise<void> {
+    await redis
+      .multi()
+      .set(aliveKey(instanceId), '1', 'PX', options.instanceTimeoutMs)
+      .sadd(instancesKey, instanceId)
+      .expire(seatsKey, roomTtlSeconds)
+      .exec()
+  }
+
+  async function reapDeadInstances(): Promise<void> {
+    const instances = await redis.smembers(instancesKey)
+    const others = instances.filter((id) => id !== instanceId)
+    if (others.length === 0) return
+    const alive = await redis.mget(others.map(aliveKey))
+    for (const [index, id] of others.entries()) {
+      if (alive[index] !== null) continue
+      const freed = (await REAP(redis, [instancesKey], prefix, id)) as string[]
+      for (let i = 0; i < freed.length; i += 2) options.onEvicted(freed[i]!, freed[i + 1]!)
+    }
+  }
+
+  /**
+   * After an outage, leaves that failed while Redis was away left seats behind; free every seat this
+   * instance holds for a socket it no longer serves.
+   */
+  async function repairOwnSeats(): Promise<void> {
+    for (const entry of await redis.smembers(seatsKey)) {
+      const [roomId = '', memberId = ''] = entry.split('\n')
+      if (options.isServedHere(memberId)) continue
+      const [left] = (await LEAVE(redis, [roomKey(roomId)], memberId, prefix, entry)) as [number, number]
+      if (left === 1) options.onEvicted(roomId, memberId)
+      else await redis.srem(seatsKey, entry)
+    }
+  }
+
+  let wasDown = false
+  const onReady = (): void => {
+    if (!wasDown) return
+    wasDown = false
+    repairOwnSeats().catch(options.onError)
+  }
+  const onClose = (): void => {
+    wasDown = true
+  }
+  redis.on('ready', onReady)
+  redis.on('close', onClose)
+
+  const tick = (): void => {
+    heartbeat()
+      .then(reapDeadInstances)
+      .catch(options.onError)
+  }
+  const timer = setInterval(tick, options.heartbeatMs)
+  timer.unref()
+  tick()
+
+  return {
+    async create(owner: Member): Promise<string> {
+      return call(async () => {
+        for (;;) {
+          const roomId = createRoomId()
+          const created = await CREATE(redis, [roomKey(roomId), seatsKey], owner.id, stored(owner), roomTtlSeconds, seat(roomId, owner.id))
+          if (created === 1) return roomId
+        }
+      })
+    },
+
+    async join(roomId: string, member: Member): Promise<JoinOutcome> {
+      const result = (await call(() =>
+        JOIN(redis, [roomKey(roomId), seatsKey], member.id, stored(member), capacity, roomTtlSeconds, seat(roomId, member.id))
+      )) as string[]
+      const [status, ...values] = result
+      if (status === 'not-found' || status === 'full') return { status }
+      return { status: 'joined', members: toMembers(values) }
+    },
+
+    async leave(roomId: string, memberId: string): Promise<LeaveOutcome> {
+      const [left, roomDeleted] = (await call(() =>
+        LEAVE(redis, [roomKey(roomId)], memberId, prefix, seat(roomId, memberId))
+      )) as [number, number]
+      return { left: left === 1, roomDeleted: roomDeleted === 1 }
+    },
+
+    async members(roomId: string): Promise<Member[] | undefined> {
+      const values = await call(() => redis.hvals(roomKey(roomId)))
+      return values.length === 0 ? undefined : toMembers(values)
+    },
+
+    async isMember(roomId: string, memberId: string): Promise<boolean> {
+      return (await call(() => redis.hexists(roomKey(roomId), memberId))) === 1
+    },
+
+    async update(roomId: string, memberId: string, patch: MemberPatch): Promise<boolean> {
+      const updated = await call(() => UPDATE(redis, [roomKey(roomId)], memberId, JSON.stringify(patch), roomTtlSeconds))
+      return updated === 1
+    },
+
+    async close(): Promise<void> {
+      clearInterval(timer)
+      redis.off('ready', onReady)
+      redis.off('close', onClose)
+      // A clean exit: seats were freed as sockets disconnected; stop being an instance.
+      await redis
+        .multi()
+        .del(aliveKey(instanceId))
+        .srem(instancesKey, instanceId)
+        .del(seatsKey)
+        .exec()
+        .catch(options.onError)
+    }
+  }
+}

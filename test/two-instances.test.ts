@@ -1,0 +1,112 @@
+/**
+ * Two app instances sharing one Redis behave, to every client, like one instance.
+ */
+import t, { type Test } from 'tap'
+import { buildServer, collect, createRoom, joinRoom, nextEvent, request, sync, type TestServer } from './helper.js'
+import { useRedis } from './redis-helper.js'
+
+async function twoInstances(t: Test, env: Record<string, string> = {}): Promise<[TestServer, TestServer] | undefined> {
+  const redis = await useRedis(t)
+  if (redis === undefined) return undefined
+  return [await buildServer(t, { ...redis.env, ...env }), await buildServer(t, { ...redis.env, ...env })]
+}
+
+t.test('join, relay both ways, status, list and leave across instances', async (t) => {
+  const servers = await twoInstances(t)
+  if (!servers) return
+  const [a, b] = servers
+  const alice = await a.connect()
+  const bob = await b.connect()
+  const roomId = await createRoom(alice, 'alice')
+
+  const aliceSeesBob = nextEvent(alice, 'user-joined')
+  t.match(await joinRoom(bob, roomId, 'bob'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] })
+  t.match(await aliceSeesBob, { id: bob.id, username: 'bob' })
+
+  const offer = nextEvent(bob, 'signal')
+  t.same(await request(alice, 'signal', { to: bob.id, signal: { type: 'offer', sdp: 'v=0' } }), { ok: true })
+  t.same(await offer, { from: alice.id, signal: { type: 'offer', sdp: 'v=0' } })
+  const answer = nextEvent(alice, 'signal')
+  await request(bob, 'signal', { to: alice.id, signal: { type: 'answer', sdp: 'v=0' } })
+  t.same(await answer, { from: bob.id, signal: { type: 'answer', sdp: 'v=0' } })
+
+  const status = nextEvent(alice, 'camera-mic-status')
+  await request(bob, 'camera-mic-status', { camera: false, mic: true })
+  t.same(await status, { id: bob.id, camera: false, mic: true })
+  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bob.id, camera: false }] })
+
+  const left = nextEvent(alice, 'user-left')
+  await request(bob, 'leave-room')
+  t.equal(await left, bob.id)
+})
+
+t.test('a disconnect on one instance is a user-left on the other', async (t) => {
+  const servers = await twoInstances(t)
+  if (!servers) return
+  const [a, b] = servers
+  const alice = await a.connect()
+  const bob = await b.connect()
+  const roomId = await createRoom(alice, 'alice')
+  await joinRoom(bob, roomId, 'bob')
+  const left = nextEvent(alice, 'user-left')
+  const bobId = bob.id
+  bob.disconnect()
+  t.equal(await left, bobId)
+  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }] })
+})
+
+t.test('a non-member on the other instance cannot signal into the room', async (t) => {
+  const servers = await twoInstances(t)
+  if (!servers) return
+  const [a, b] = servers
+  const alice = await a.connect()
+  const bob = await a.connect()
+  const mallory = await b.connect()
+  const roomId = await createRoom(alice, 'alice')
+  await joinRoom(bob, roomId, 'bob')
+  await createRoom(mallory, 'mallory')
+  const bobSees = collect(bob, 'signal')
+  t.match(await request(mallory, 'signal', { to: bob.id, signal: { sdp: 'x' } }), { ok: false, error: { code: 'PEER_NOT_FOUND' } })
+  t.match(await request(mallory, 'user-list', roomId), { ok: false, error: { code: 'NOT_IN_ROOM' } })
+  // A legitimate signal sent afterwards arrives; had mallory's got through, it would have come first.
+  const legit = nextEvent(bob, 'signal')
+  await request(alice, 'signal', { to: bob.id, signal: { sdp: 'ok' } })
+  await legit
+  await sync(bob)
+  t.same(bobSees, [{ from: alice.id, signal: { sdp: 'ok' } }])
+})
+
+t.test('twelve joiners through two instances at the same instant: exactly three get in, every round', async (t) => {
+  const servers = await twoInstances(t)
+  if (!servers) return
+  const [a, b] = servers
+  const clients = await Promise.all(Array.from({ length: 13 }, (_, i) => (i % 2 === 0 ? a : b).connect()))
+  const [owner, ...joiners] = clients as [typeof clients[0], ...typeof clients]
+  for (const client of joiners) await request(client, 'register-username', 'joiner')
+  const ROUNDS = 25
+  let exact = 0
+  for (let round = 0; round < ROUNDS; round++) {
+    const roomId = await createRoom(owner, 'owner')
+    const results = await Promise.all(joiners.map((client) => request(client, 'join-room', roomId)))
+    const seated = results.filter((r) => r.ok).length
+    const full = results.filter((r) => !r.ok && r.error.code === 'ROOM_FULL').length
+    const members = await request(owner, 'user-list')
+    if (seated === 3 && full === 9 && members.users.length === 4) exact++
+    await Promise.all([owner, ...joiners].map((client) => request(client, 'leave-room')))
+  }
+  t.equal(exact, ROUNDS, `${ROUNDS} rounds, each exactly three seated and nine refused`)
+})
+
+t.test('two instances keep one protocol: same errors for the same mistakes', async (t) => {
+  const servers = await twoInstances(t, { MAX_USERS_PER_ROOM: '2' })
+  if (!servers) return
+  const [a, b] = servers
+  const alice = await a.connect()
+  const bob = await b.connect()
+  const carol = await a.connect()
+  const roomId = await createRoom(alice, 'alice')
+  t.match(await joinRoom(carol, 'nnn-nnnn-nnn', 'carol'), { ok: false, error: { code: 'ROOM_NOT_FOUND' } })
+  t.match(await joinRoom(bob, roomId.toUpperCase(), 'bob'), { ok: true })
+  t.match(await joinRoom(carol, roomId, 'carol'), { ok: false, error: { code: 'ROOM_FULL' } })
+  t.match(await request(bob, 'create-room'), { ok: false, error: { code: 'ALREADY_IN_ROOM' } })
+})
