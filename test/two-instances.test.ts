@@ -2,7 +2,7 @@
  * Two app instances sharing one Redis behave, to every client, like one instance.
  */
 import t, { type Test } from 'tap'
-import { buildServer, collect, createRoom, joinRoom, nextEvent, request, sync, type TestServer } from './helper.js'
+import { buildServer, collect, createRoom, joinRoom, nextEvent, raw, request, sync, type TestServer } from './helper.js'
 import { useRedis } from './redis-helper.js'
 
 async function twoInstances(t: Test, env: Record<string, string> = {}): Promise<[TestServer, TestServer] | undefined> {
@@ -109,4 +109,21 @@ t.test('two instances keep one protocol: same errors for the same mistakes', asy
   t.match(await joinRoom(bob, roomId.toUpperCase(), 'bob'), { ok: true })
   t.match(await joinRoom(carol, roomId, 'carol'), { ok: false, error: { code: 'ROOM_FULL' } })
   t.match(await request(bob, 'create-room'), { ok: false, error: { code: 'ALREADY_IN_ROOM' } })
+})
+
+t.test('with the remote store, one socket\'s events still take effect in the order sent', async (t) => {
+  const servers = await twoInstances(t)
+  if (!servers) return
+  const [a, b] = servers
+  const alice = await a.connect()
+  const bob = await b.connect()
+  const joined = nextEvent(alice, 'room-joined')
+  raw(alice).emit('register-username', 'alice')
+  raw(alice).emit('create-room')
+  const roomId = (await joined).roomId
+  const offer = nextEvent(alice, 'signal')
+  // join then signal at once, without waiting for the join's answer
+  raw(bob).emit('join-room', { roomId, username: 'bob' })
+  raw(bob).emit('signal', { to: alice.id, signal: { type: 'offer', sdp: 'v=0' } })
+  t.same(await offer, { from: bob.id, signal: { type: 'offer', sdp: 'v=0' } })
 })
