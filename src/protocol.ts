@@ -80,6 +80,7 @@ export const ERROR_MESSAGES = {
   RATE_LIMITED: 'Too many requests. Slow down.',
   TOO_MANY_FAILED_JOINS: 'Too many failed attempts to join a room.',
   UNAVAILABLE: 'The service is temporarily unavailable. Try again shortly.',
+  SEAT_LOST: 'You were away too long and lost your place in the room. Join again.',
   INTERNAL: 'Something went wrong on the server.'
 } as const
 
@@ -127,9 +128,18 @@ export interface ServerToClientEvents {
   'room-joined': (data: RoomJoined) => void
   'user-joined': (member: Member) => void
   'user-left': (id: string) => void
+  /** A member's connection dropped; its seat is kept for the grace window (old clients ignore it). */
+  'user-away': (data: { id: string }) => void
+  /** That member is back, same id, same seat. */
+  'user-back': (data: { id: string }) => void
   signal: (data: { from: string; signal: SignalPayload['signal'] }) => void
   'camera-mic-status': (status: MediaStatus) => void
   'user-list': (users: Member[]) => void
+  /**
+   * No payload; sent to every client every RECONNECT_GRACE_MS / 4 so its connection-recovery offset
+   * (the extra trailing argument) stays recent. Nothing to do with it.
+   */
+  keepalive: () => void
   /** Sent only for a failed event that carried no ack callback: the plain human message. */
   error: (message: string) => void
 }

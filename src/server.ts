@@ -23,13 +23,18 @@ for (const signal of SHUTDOWN_SIGNALS) {
     shuttingDown = true
     server.log.info({ signal }, 'shutting down')
     server.readiness.draining = true
-    server.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        server.log.error({ err }, 'shutdown failed')
-        process.exit(1)
-      }
-    )
+    // On SIGTERM (a deploy) answer /ready 503 for a while first, so the load balancer stops sending
+    // new clients here before the sockets are moved off; Ctrl-C (SIGINT) stops at once.
+    const drainMs = signal === 'SIGTERM' ? server.config.DRAIN_DELAY_MS : 0
+    new Promise((resolve) => setTimeout(resolve, drainMs))
+      .then(() => server.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          server.log.error({ err }, 'shutdown failed')
+          process.exit(1)
+        }
+      )
   })
 }
 

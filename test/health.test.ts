@@ -21,8 +21,8 @@ t.test('a failing dependency check makes /ready 503 and names it', async (t) => 
   t.equal((await app.inject('/ready')).statusCode, 200)
 })
 
-t.test('close() disconnects connected sockets and finishes their clean-up', async (t) => {
-  const { app, connect } = await buildServer(t)
+t.test('close() with RECONNECT_GRACE_MS=0 disconnects sockets for good and frees their seats', async (t) => {
+  const { app, connect } = await buildServer(t, { RECONNECT_GRACE_MS: '0' })
   const [alice, bob] = [await connect(), await connect()]
   const roomId = await createRoom(alice, 'alice')
   await joinRoom(bob, roomId, 'bob')
@@ -30,6 +30,15 @@ t.test('close() disconnects connected sockets and finishes their clean-up', asyn
   await app.close()
   t.equal(await disconnected, 'io server disconnect')
   t.equal(await app.rooms.members(roomId), undefined, 'every seat was freed before the store closed')
+})
+
+t.test('close() with a grace window drops transports so clients reconnect elsewhere', async (t) => {
+  const { app, connect } = await buildServer(t, { RECONNECT_GRACE_MS: '5000' })
+  const alice = await connect()
+  await createRoom(alice, 'alice')
+  const disconnected = nextEvent(alice, 'disconnect' as never)
+  await app.close()
+  t.equal(await disconnected, 'transport close', 'a reason the client reconnects after')
 })
 
 t.test('logs carry no usernames, signal payloads or client addresses', async (t) => {

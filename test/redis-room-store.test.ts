@@ -41,7 +41,7 @@ t.test('room and seat keys carry TTLs', async (t) => {
     await store.close()
     await client.quit()
   })
-  const roomId = await store.create({ id: 'a', username: 'a', camera: true, mic: true })
+  const roomId = await store.create({ id: 'a', username: 'a', camera: true, mic: true }, 'conn-a')
   for (const key of [`room:${roomId}`, `seats:${instanceId}`]) {
     const ttl = await redis.client.ttl(`${redis.prefix}${key}`)
     t.ok(ttl > 100 && ttl <= 120, `${key} expires (ttl ${ttl})`)

@@ -6,8 +6,8 @@ import { once } from 'node:events'
 import t from 'tap'
 import { connectClient, createRoom, nextEvent, startServerProcess as start } from './helper.js'
 
-t.test('boots, answers the probes, and on SIGTERM disconnects its sockets and exits 0', async (t) => {
-  const { child, url: listening } = start({})
+t.test('SIGTERM: /ready turns 503 for the drain delay, then sockets are moved off and it exits 0', async (t) => {
+  const { child, url: listening } = start({ DRAIN_DELAY_MS: '1000' })
   t.teardown(() => {
     child.kill('SIGKILL')
   })
@@ -20,8 +20,25 @@ t.test('boots, answers the probes, and on SIGTERM disconnects its sockets and ex
   const disconnected = nextEvent(client, 'disconnect' as never)
   const exited = once(child, 'exit')
   child.kill('SIGTERM')
-  t.equal(await disconnected, 'io server disconnect', 'the socket is closed by the server, not dropped')
+  let ready = 200
+  for (let i = 0; i < 50 && ready === 200; i++) ready = (await fetch(`${url}/ready`)).status
+  t.equal(ready, 503, 'not ready while draining')
+  t.ok(client.connected, 'connected calls keep working during the drain')
+  t.equal(await disconnected, 'transport close', 'then the transport is closed, so the client reconnects elsewhere')
   t.same(await exited, [0, null], 'exit code 0')
+})
+
+t.test('SIGINT with RECONNECT_GRACE_MS=0: sockets are disconnected for good, exit 0', async (t) => {
+  const { child, url: listening } = start({ RECONNECT_GRACE_MS: '0' })
+  t.teardown(() => {
+    child.kill('SIGKILL')
+  })
+  const client = await connectClient(t, await listening)
+  const disconnected = nextEvent(client, 'disconnect' as never)
+  const exited = once(child, 'exit')
+  child.kill('SIGINT')
+  t.equal(await disconnected, 'io server disconnect')
+  t.same(await exited, [0, null])
 })
 
 t.test('a bad setting stops the boot with exit 1 and a message naming it', async (t) => {

@@ -1,5 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Server, Socket } from 'socket.io'
 import type {
@@ -25,6 +26,8 @@ type AckData<E extends ClientEventName> =
 /** Per-connection state that must not travel with `socket.data` (it is not serialisable). */
 export interface Session {
   readonly socket: SignalingSocket
+  /** Names this connection; a recovered socket keeps its id but gets a new one. */
+  readonly conn: string
   failedJoins: number
   /** Settles when every event received so far has been handled. */
   idle: Promise<void>
@@ -52,6 +55,8 @@ export interface EventRouterOptions {
 export interface EventRouter {
   /** Registers the handler of one client event; each event group plugin calls this. */
   on<E extends ClientEventName, S extends TSchema>(event: E, definition: EventDefinition<E, S>): void
+  /** Runs when a socket connects (or is recovered), before any of its events. */
+  onConnect(handler: (session: Session) => Promise<void>): void
   /** Runs when a socket disconnects, after every event it sent before has been handled. */
   onDisconnect(handler: (session: Session, reason: string) => Promise<void>): void
   /** Wires a freshly connected socket to the registered handlers. */
@@ -72,11 +77,14 @@ interface CompiledDefinition {
  */
 export function createEventRouter({ log, rateLimit }: EventRouterOptions): EventRouter {
   const definitions = new Map<string, CompiledDefinition>()
+  const connectHandlers: Array<(session: Session) => Promise<void>> = []
   const disconnectHandlers: Array<(session: Session, reason: string) => Promise<void>> = []
 
   function reply(socket: SignalingSocket, ack: Ack | undefined, result: AckResult): void {
     if (ack !== undefined) ack(result)
-    else if (!result.ok) socket.emit('error', result.error.message)
+    // Via the adapter (see room.ts, `room-id`): a string sent with socket.emit would become the
+    // client's recovery offset.
+    else if (!result.ok) socket.nsp.to(socket.id).emit('error', result.error.message)
   }
 
   function fail(socket: SignalingSocket, ack: Ack | undefined, error: unknown, event: string): void {
@@ -101,12 +109,16 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
       })
     },
 
+    onConnect(handler) {
+      connectHandlers.push(handler)
+    },
+
     onDisconnect(handler) {
       disconnectHandlers.push(handler)
     },
 
     attach(socket) {
-      const session: Session = { socket, failedJoins: 0, idle: Promise.resolve() }
+      const session: Session = { socket, conn: randomUUID(), failedJoins: 0, idle: Promise.resolve() }
       const bucket = createTokenBucket(rateLimit.burst, rateLimit.perSecond)
       let refusals = 0
       let windowStart = Date.now()
@@ -168,16 +180,22 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
         })
       })
 
-      socket.on('disconnect', (reason) => {
-        enqueue(async () => {
-          for (const handler of disconnectHandlers) {
-            try {
-              await handler(session, reason)
-            } catch (error) {
-              log.error({ err: error, socketId: socket.id }, 'disconnect clean-up failed')
-            }
+      const runAll = async <A extends unknown[]>(
+        handlers: Array<(session: Session, ...args: A) => Promise<void>>,
+        what: string,
+        ...args: A
+      ): Promise<void> => {
+        for (const handler of handlers) {
+          try {
+            await handler(session, ...args)
+          } catch (error) {
+            log.error({ err: error, socketId: socket.id }, `${what} failed`)
           }
-        })
+        }
+      }
+      enqueue(() => runAll(connectHandlers, 'connect handling'))
+      socket.on('disconnect', (reason) => {
+        enqueue(() => runAll(disconnectHandlers, 'disconnect clean-up', reason))
       })
 
       return session

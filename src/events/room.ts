@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import {
   CreateRoomPayload,
+  ERROR_MESSAGES,
   JoinRoomPayload,
   LeaveRoomPayload,
   type Member,
@@ -25,6 +26,20 @@ export function normaliseUsername(raw: string): string {
   return username
 }
 
+/**
+ * The disconnect reasons Socket.IO keeps a recovery session for (`RECOVERABLE_DISCONNECT_REASONS`
+ * in socket.io's socket.js): the network or the server went away, the client did not choose to
+ * leave. Only these are graced.
+ */
+const RECOVERABLE_REASONS = new Set([
+  'transport error',
+  'transport close',
+  'forced close',
+  'ping timeout',
+  'server shutting down',
+  'forced server close'
+])
+
 /** A new seat starts with camera and microphone on, as the seed's frontends start a call. */
 function seat(socket: SignalingSocket, username: string): Member {
   return { id: socket.id, username, camera: true, mic: true }
@@ -33,6 +48,7 @@ function seat(socket: SignalingSocket, username: string): Member {
 /** Room lifecycle: usernames, creating, joining and leaving rooms, and leaving on disconnect. */
 export default async function roomEvents(fastify: FastifyInstance): Promise<void> {
   const { rooms, socketEvents, config } = fastify
+  const graceMs = config.RECONNECT_GRACE_MS
 
   async function leave(socket: SignalingSocket, roomId: string): Promise<void> {
     await rooms.leave(roomId, socket.id)
@@ -54,21 +70,25 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
 
   socketEvents.on('create-room', {
     schema: CreateRoomPayload,
-    async handle({ socket, ok }, payload) {
+    async handle({ socket, session, ok }, payload) {
       const username = payload.username === undefined ? socket.data.username : normaliseUsername(payload.username)
       if (socket.data.roomId !== undefined) throw new SignalingError('ALREADY_IN_ROOM')
       if (username === undefined) throw new SignalingError('USERNAME_REQUIRED')
 
       const member = seat(socket, username)
-      const roomId = await rooms.create(member)
+      const roomId = await rooms.create(member, session.conn)
       socket.data.username = username
       socket.data.roomId = roomId
       await socket.join(roomId)
 
       const joined = { roomId, users: [member] }
       ok(joined)
-      socket.emit('room-id', roomId)
-      socket.emit('room-joined', joined)
+      // Through the adapter, not socket.emit: with recovery on, a client takes the last string
+      // argument of every event as its recovery offset, and only adapter broadcasts append a real
+      // one. A bare `room-id` string would become the client's offset and spoil its next recovery.
+      const self = fastify.io.to(socket.id)
+      self.emit('room-id', roomId)
+      self.emit('room-joined', joined)
     }
   })
 
@@ -83,7 +103,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
 
       const roomId = normaliseRoomId(payload.roomId)
       const member = seat(socket, username)
-      const outcome = roomId === undefined ? { status: 'not-found' as const } : await rooms.join(roomId, member)
+      const outcome = roomId === undefined ? { status: 'not-found' as const } : await rooms.join(roomId, member, session.conn)
       if (outcome.status === 'not-found') {
         session.failedJoins++
         throw new SignalingError('ROOM_NOT_FOUND')
@@ -96,7 +116,9 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
 
       const joined = { roomId: roomId as string, users: outcome.members }
       ok(joined)
-      socket.emit('room-joined', joined)
+      // Through the adapter so it carries a recovery offset: from its first moment in a room the
+      // member can be recovered (see create-room).
+      fastify.io.to(socket.id).emit('room-joined', joined)
       socket.to(joined.roomId).emit('user-joined', member)
     }
   })
@@ -120,10 +142,44 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
   socketEvents.on('leave-room', leaveRoom)
   socketEvents.on('LeaveRoom', leaveRoom)
 
-  socketEvents.onDisconnect(async ({ socket }) => {
+  socketEvents.onDisconnect(async ({ socket, conn }, reason) => {
     const roomId = socket.data.roomId
     if (roomId === undefined) return
+    if (graceMs > 0 && RECOVERABLE_REASONS.has(reason)) {
+      // Keep the seat: the client is likely reconnecting, and its media may still be flowing.
+      if (await rooms.markAway(roomId, socket.id, conn, Date.now() + graceMs)) {
+        fastify.io.to(roomId).except(socket.id).emit('user-away', { id: socket.id })
+      }
+      return
+    }
     await leave(socket, roomId)
     fastify.io.to(roomId).emit('user-left', socket.id)
   })
+
+  // A recovered socket comes back with its id, rooms and socket.data: reclaim the kept seat.
+  socketEvents.onConnect(async ({ socket, conn }) => {
+    const roomId = socket.data.roomId
+    if (!socket.recovered || roomId === undefined) return
+    if (await rooms.markBack(roomId, socket.id, conn)) {
+      socket.to(roomId).emit('user-back', { id: socket.id })
+      return
+    }
+    socket.data.roomId = undefined
+    await socket.leave(roomId)
+    fastify.io.to(socket.id).emit('error', ERROR_MESSAGES.SEAT_LOST)
+  })
+
+  if (graceMs > 0) {
+    // Any instance may free a seat whose grace ran out; the store makes sure only one reports it.
+    const sweep = setInterval(() => {
+      rooms.expireAway(Date.now()).then(
+        (freed) => {
+          for (const { roomId, memberId } of freed) fastify.io.to(roomId).emit('user-left', memberId)
+        },
+        (err: unknown) => fastify.log.warn({ err }, 'expiring away members failed')
+      )
+    }, Math.min(1000, Math.ceil(graceMs / 4)))
+    sweep.unref()
+    fastify.addHook('onClose', async () => clearInterval(sweep))
+  }
 }

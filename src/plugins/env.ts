@@ -29,6 +29,13 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 100, default: 10_000 }),
   /** Failed `join-room` attempts one socket may make before joins are refused, against brute force. */
   MAX_FAILED_JOINS: Type.Integer({ minimum: 1, default: 10 }),
+  /**
+   * A member whose connection drops abnormally keeps its seat (and its socket id, through Socket.IO
+   * connection state recovery) this long; 0 frees seats at once.
+   */
+  RECONNECT_GRACE_MS: Type.Integer({ minimum: 0, default: 20_000 }),
+  /** On SIGTERM: how long to answer /ready 503 before moving sockets off, so the load balancer stops sending clients. */
+  DRAIN_DELAY_MS: Type.Integer({ minimum: 0, default: 5000 }),
   /** How long shutdown waits for disconnected sockets' clean-up before closing the store. */
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   /** Set: rooms live in Redis and events cross instances through it. Unset: one process's memory. */
@@ -40,6 +47,8 @@ export const ConfigSchema = Type.Object({
   INSTANCE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 5000 }),
   /** An instance silent this long is dead; its members are removed (so within timeout + heartbeat). */
   INSTANCE_TIMEOUT_MS: Type.Integer({ minimum: 300, default: 15_000 }),
+  /** Entries kept in the Redis stream that carries events between instances (and replays them on recovery). */
+  REDIS_STREAM_MAX_LEN: Type.Integer({ minimum: 1000, default: 100_000 }),
   /** Room keys expire this long after their last change, so nothing in Redis grows forever. */
   ROOM_TTL_S: Type.Integer({ minimum: 60, default: 86_400 })
 })

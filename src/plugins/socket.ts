@@ -67,6 +67,8 @@ async function createRedisBackend(fastify: FastifyInstance, url: string): Promis
     onError: (err) => log.warn({ err }, 'room store housekeeping failed')
   })
   const adapter = createAdapter(adapterRedis, {
+    // Recovery replays from this stream: it must hold at least a grace window of traffic.
+    maxLen: config.REDIS_STREAM_MAX_LEN,
     streamName: `${prefix}socket.io`,
     channelPrefix: `${prefix}socket.io`,
     sessionKeyPrefix: `${prefix}session:`
@@ -104,18 +106,34 @@ export default fp(
       }
     })
     const sessions = new Set<Session>()
+    const graceMs = config.RECONNECT_GRACE_MS
+    /** Set once shutdown starts moving sockets off: new handshakes should go to another instance. */
+    let closing = false
 
     await fastify.register(fastifySocketIO, {
       serveClient: false,
       adapter: backend.adapter,
+      // With recovery on, a client that reconnects within the grace window gets its socket id,
+      // rooms and socket.data back, and the packets it missed (the streams adapter keeps the
+      // session in Redis, so it may come back through any instance). Every broadcast then carries
+      // its offset as an extra trailing argument, which clients reading the first one ignore.
+      connectionStateRecovery: graceMs > 0 ? { maxDisconnectionDuration: graceMs, skipMiddlewares: true } : undefined,
+      allowRequest: (_request, callback) => callback(closing ? 'shutting down' : null, !closing),
       maxHttpBufferSize: config.MAX_MESSAGE_BYTES,
       // @fastify/cors never sees Socket.IO's requests, so they get the same origins here.
       cors: { origin: parseCorsOrigins(config.CORS_ORIGINS), methods: ['GET', 'POST'] },
       // Without this, `fastify.close()` waits forever on connected sockets. Disconnecting runs each
-      // socket's clean-up (leave its room); wait for it so the store is consistent before it closes.
+      // socket's clean-up; wait for it so the store is consistent before it closes.
       // (its types declare `done` as a bare `Function`.)
       preClose: (done: Function) => {
-        fastify.io.local.disconnectSockets(true)
+        closing = true
+        if (graceMs > 0) {
+          // Close the transports, as a network drop would: clients reconnect (to another instance,
+          // through the load balancer) and are recovered there within the grace window.
+          fastify.io.engine.close()
+        } else {
+          fastify.io.local.disconnectSockets(true)
+        }
         const drained = Promise.all([...sessions].map((session) => session.idle))
         const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS).unref())
         Promise.race([drained, timeout]).then(
@@ -137,6 +155,17 @@ export default fp(
         session.idle.finally(() => sessions.delete(session))
       })
     })
+
+    if (graceMs > 0) {
+      // Recovery needs the client's last offset to still be in the packet buffer (in memory, kept for
+      // one grace window) or the Redis stream. A member of a quiet call may have received nothing
+      // for an hour; one tiny broadcast to everyone every grace/4 keeps every offset recent enough
+      // for a drop of up to 3/4 of the window (in practice the whole window: the in-memory buffer
+      // is pruned only once a minute).
+      const keepalive = setInterval(() => fastify.io.emit('keepalive'), Math.max(250, graceMs / 4))
+      keepalive.unref()
+      fastify.addHook('preClose', async () => clearInterval(keepalive))
+    }
 
     fastify.addHook('onClose', async () => {
       await backend.close()

@@ -1,58 +1,112 @@
 import type { Member } from '../protocol.js'
 import { createRoomId } from './room-id.js'
-import type { JoinOutcome, LeaveOutcome, MemberPatch, RoomStore, RoomStoreOptions } from './room-store.js'
+import type { FreedSeat, JoinOutcome, LeaveOutcome, MemberPatch, RoomStore, RoomStoreOptions } from './room-store.js'
+
+interface Seat extends Member {
+  conn: string
+  /** Set while the member's connection is away: the epoch ms its seat is kept until. */
+  awayUntil?: number
+}
 
 /** One process's rooms in a Map: the default, for a single instance with nothing else to run. */
 export function createMemoryRoomStore({ capacity }: RoomStoreOptions): RoomStore {
-  /** room id → member id → member; a Map keeps join order. */
-  const rooms = new Map<string, Map<string, Member>>()
+  /** room id → member id → seat; a Map keeps join order. */
+  const rooms = new Map<string, Map<string, Seat>>()
+  /** Seats whose member is away, so expiry need not scan every room. */
+  const away = new Set<Seat>()
+  const roomOf = new WeakMap<Seat, string>()
 
-  const copy = (members: Map<string, Member>): Member[] => [...members.values()].map((m) => ({ ...m }))
+  const copy = (seats: Map<string, Seat>): Member[] =>
+    [...seats.values()].map(({ id, username, camera, mic }) => ({ id, username, camera, mic }))
+
+  const seat = (roomId: string, member: Member, conn: string): Seat => {
+    const created: Seat = { id: member.id, username: member.username, camera: member.camera, mic: member.mic, conn }
+    roomOf.set(created, roomId)
+    return created
+  }
+
+  function remove(roomId: string, memberId: string): LeaveOutcome {
+    const seats = rooms.get(roomId)
+    const held = seats?.get(memberId)
+    if (seats === undefined || held === undefined) return { left: false, roomDeleted: false }
+    seats.delete(memberId)
+    away.delete(held)
+    if (seats.size > 0) return { left: true, roomDeleted: false }
+    rooms.delete(roomId)
+    return { left: true, roomDeleted: true }
+  }
 
   return {
-    async create(owner: Member): Promise<string> {
+    async create(owner, conn) {
       let roomId = createRoomId()
       while (rooms.has(roomId)) roomId = createRoomId()
-      rooms.set(roomId, new Map([[owner.id, { ...owner }]]))
+      rooms.set(roomId, new Map([[owner.id, seat(roomId, owner, conn)]]))
       return roomId
     },
 
-    async join(roomId: string, member: Member): Promise<JoinOutcome> {
-      const members = rooms.get(roomId)
-      if (members === undefined) return { status: 'not-found' }
-      if (!members.has(member.id)) {
-        if (members.size >= capacity) return { status: 'full' }
-        members.set(member.id, { ...member })
+    async join(roomId, member, conn): Promise<JoinOutcome> {
+      const seats = rooms.get(roomId)
+      if (seats === undefined) return { status: 'not-found' }
+      if (!seats.has(member.id)) {
+        if (seats.size >= capacity) return { status: 'full' }
+        seats.set(member.id, seat(roomId, member, conn))
       }
-      return { status: 'joined', members: copy(members) }
+      return { status: 'joined', members: copy(seats) }
     },
 
-    async leave(roomId: string, memberId: string): Promise<LeaveOutcome> {
-      const members = rooms.get(roomId)
-      if (members === undefined || !members.delete(memberId)) return { left: false, roomDeleted: false }
-      if (members.size > 0) return { left: true, roomDeleted: false }
-      rooms.delete(roomId)
-      return { left: true, roomDeleted: true }
+    async leave(roomId, memberId) {
+      return remove(roomId, memberId)
     },
 
-    async members(roomId: string): Promise<Member[] | undefined> {
-      const members = rooms.get(roomId)
-      return members && copy(members)
+    async members(roomId) {
+      const seats = rooms.get(roomId)
+      return seats && copy(seats)
     },
 
-    async isMember(roomId: string, memberId: string): Promise<boolean> {
+    async isMember(roomId, memberId) {
       return rooms.get(roomId)?.has(memberId) ?? false
     },
 
-    async update(roomId: string, memberId: string, patch: MemberPatch): Promise<boolean> {
-      const member = rooms.get(roomId)?.get(memberId)
-      if (member === undefined) return false
-      Object.assign(member, patch)
+    async update(roomId, memberId, patch: MemberPatch) {
+      const held = rooms.get(roomId)?.get(memberId)
+      if (held === undefined) return false
+      if (patch.username !== undefined) held.username = patch.username
+      if (patch.camera !== undefined) held.camera = patch.camera
+      if (patch.mic !== undefined) held.mic = patch.mic
       return true
     },
 
-    async close(): Promise<void> {
+    async markAway(roomId, memberId, conn, deadline) {
+      const held = rooms.get(roomId)?.get(memberId)
+      if (held === undefined || held.conn !== conn) return false
+      held.awayUntil = deadline
+      away.add(held)
+      return true
+    },
+
+    async markBack(roomId, memberId, conn) {
+      const held = rooms.get(roomId)?.get(memberId)
+      if (held === undefined) return false
+      held.conn = conn
+      held.awayUntil = undefined
+      away.delete(held)
+      return true
+    },
+
+    async expireAway(now) {
+      const freed: FreedSeat[] = []
+      for (const held of away) {
+        if (held.awayUntil === undefined || held.awayUntil > now) continue
+        const roomId = roomOf.get(held) as string
+        remove(roomId, held.id)
+        freed.push({ roomId, memberId: held.id })
+      }
+      return freed
+    },
+
+    async close() {
       rooms.clear()
+      away.clear()
     }
   }
 }

@@ -4,6 +4,7 @@ import type { RedisClient } from './redis-connection.js'
 import { createRoomId } from './room-id.js'
 import {
   StoreUnavailableError,
+  type FreedSeat,
   type JoinOutcome,
   type LeaveOutcome,
   type MemberPatch,
@@ -13,9 +14,11 @@ import {
 
 /**
  * Key layout, every key under `prefix`:
- *   room:<roomId>       hash  memberId → JSON { id, username, camera, mic, seq, instance }
+ *   room:<roomId>       hash  memberId → JSON { id, username, camera, mic, seq, instance, conn, away? }
  *                       (exists exactly while the room has members; TTL refreshed on each write)
  *   seats:<instanceId>  set   "<roomId>\n<memberId>" for every seat held by that instance's sockets
+ *   away                zset  the same entries for members whose connection dropped, scored by the
+ *                       deadline (epoch ms) of their grace window; held by no instance meanwhile
  *   alive:<instanceId>  string, expires unless the instance keeps renewing it (its heartbeat)
  *   instances           set   instance ids that may hold seats
  * Scripts compute `seats:`/`room:` keys from the prefix, so under Redis Cluster the prefix must
@@ -79,6 +82,7 @@ if not value then return {0, 0} end
 local member = cjson.decode(value)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('SREM', ARGV[2] .. 'seats:' .. member.instance, ARGV[3])
+redis.call('ZREM', ARGV[2] .. 'away', ARGV[3])
 if redis.call('EXISTS', KEYS[1]) == 0 then return {1, 1} end
 return {1, 0}
 `)
@@ -91,6 +95,61 @@ for key, field in pairs(cjson.decode(ARGV[2])) do member[key] = field end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
+`)
+
+/** Keeps the seat of a dropped connection until a deadline, unless another connection holds it now. */
+const MARK_AWAY = createScript(`
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if not value then return 0 end
+local member = cjson.decode(value)
+if member.conn ~= ARGV[2] then return 0 end
+redis.call('SREM', ARGV[4] .. 'seats:' .. member.instance, ARGV[5])
+member.instance = ''
+member.away = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[5])
+return 1
+`)
+
+/** Hands a kept seat to the connection that came back, on whichever instance it came back to. */
+const MARK_BACK = createScript(`
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[4])
+if not value then return 0 end
+local member = cjson.decode(value)
+if member.instance ~= '' and member.instance ~= ARGV[3] then
+  redis.call('SREM', ARGV[6] .. 'seats:' .. member.instance, ARGV[4])
+end
+member.away = nil
+member.conn = ARGV[2]
+member.instance = ARGV[3]
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+`)
+
+/** Frees the seats whose grace window has passed; returns roomId, memberId, roomId, memberId… */
+const EXPIRE_AWAY = createScript(`
+local freed = {}
+for _, entry in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
+  redis.call('ZREM', KEYS[1], entry)
+  local split = string.find(entry, '\\n', 1, true)
+  local roomId = string.sub(entry, 1, split - 1)
+  local memberId = string.sub(entry, split + 1)
+  local roomKey = ARGV[2] .. 'room:' .. roomId
+  local value = redis.call('HGET', roomKey, memberId)
+  if value then
+    local member = cjson.decode(value)
+    if member.away and member.away <= tonumber(ARGV[1]) then
+      redis.call('HDEL', roomKey, memberId)
+      table.insert(freed, roomId)
+      table.insert(freed, memberId)
+    end
+  end
+end
+return freed
 `)
 
 /**
@@ -139,6 +198,8 @@ export interface RedisRoomStoreOptions extends RoomStoreOptions {
 interface StoredMember extends Member {
   seq: number
   instance: string
+  conn: string
+  away?: number
 }
 
 function toMembers(values: string[]): Member[] {
@@ -155,9 +216,15 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
   const seatsKey = `${prefix}seats:${instanceId}`
   const aliveKey = (id: string): string => `${prefix}alive:${id}`
   const instancesKey = `${prefix}instances`
+  const awayKey = `${prefix}away`
   const seat = (roomId: string, memberId: string): string => `${roomId}\n${memberId}`
-  const stored = (member: Member): string =>
-    JSON.stringify({ id: member.id, username: member.username, camera: member.camera, mic: member.mic, instance: instanceId })
+  const stored = (member: Member, conn: string): string =>
+    JSON.stringify({ id: member.id, username: member.username, camera: member.camera, mic: member.mic, instance: instanceId, conn })
+  const pairs = (flat: string[]): FreedSeat[] => {
+    const seats: FreedSeat[] = []
+    for (let i = 0; i + 1 < flat.length; i += 2) seats.push({ roomId: flat[i]!, memberId: flat[i + 1]! })
+    return seats
+  }
 
   /** Every Redis failure becomes one error type the event router turns into UNAVAILABLE. */
   async function call<T>(operation: () => Promise<T>): Promise<T> {
@@ -185,7 +252,7 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
     for (const [index, id] of others.entries()) {
       if (alive[index] !== null) continue
       const freed = (await REAP(redis, [instancesKey], prefix, id)) as string[]
-      for (let i = 0; i < freed.length; i += 2) options.onEvicted(freed[i]!, freed[i + 1]!)
+      for (const { roomId, memberId } of pairs(freed)) options.onEvicted(roomId, memberId)
     }
   }
 
@@ -225,19 +292,19 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
   tick()
 
   return {
-    async create(owner: Member): Promise<string> {
+    async create(owner: Member, conn: string): Promise<string> {
       return call(async () => {
         for (;;) {
           const roomId = createRoomId()
-          const created = await CREATE(redis, [roomKey(roomId), seatsKey], owner.id, stored(owner), roomTtlSeconds, seat(roomId, owner.id))
+          const created = await CREATE(redis, [roomKey(roomId), seatsKey], owner.id, stored(owner, conn), roomTtlSeconds, seat(roomId, owner.id))
           if (created === 1) return roomId
         }
       })
     },
 
-    async join(roomId: string, member: Member): Promise<JoinOutcome> {
+    async join(roomId: string, member: Member, conn: string): Promise<JoinOutcome> {
       const result = (await call(() =>
-        JOIN(redis, [roomKey(roomId), seatsKey], member.id, stored(member), capacity, roomTtlSeconds, seat(roomId, member.id))
+        JOIN(redis, [roomKey(roomId), seatsKey], member.id, stored(member, conn), capacity, roomTtlSeconds, seat(roomId, member.id))
       )) as string[]
       const [status, ...values] = result
       if (status === 'not-found' || status === 'full') return { status }
@@ -263,6 +330,24 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
     async update(roomId: string, memberId: string, patch: MemberPatch): Promise<boolean> {
       const updated = await call(() => UPDATE(redis, [roomKey(roomId)], memberId, JSON.stringify(patch), roomTtlSeconds))
       return updated === 1
+    },
+
+    async markAway(roomId, memberId, conn, deadline) {
+      const marked = await call(() =>
+        MARK_AWAY(redis, [roomKey(roomId), awayKey], memberId, conn, deadline, prefix, seat(roomId, memberId))
+      )
+      return marked === 1
+    },
+
+    async markBack(roomId, memberId, conn) {
+      const back = await call(() =>
+        MARK_BACK(redis, [roomKey(roomId), awayKey, seatsKey], memberId, conn, instanceId, seat(roomId, memberId), roomTtlSeconds, prefix)
+      )
+      return back === 1
+    },
+
+    async expireAway(now) {
+      return pairs((await call(() => EXPIRE_AWAY(redis, [awayKey], now, prefix))) as string[])
     },
 
     async close(): Promise<void> {

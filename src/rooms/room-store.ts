@@ -14,18 +14,26 @@ export interface LeaveOutcome {
   roomDeleted: boolean
 }
 
+export interface FreedSeat {
+  roomId: string
+  memberId: string
+}
+
 /**
  * Where rooms and their seats live. Asynchronous because the shared implementation is remote;
  * every implementation must pass `test/room-store-contract.ts`.
  */
 export interface RoomStore {
-  /** Creates a room with a fresh unguessable id and seats `owner` in it. */
-  create(owner: Member): Promise<string>
+  /**
+   * Creates a room with a fresh unguessable id and seats `owner` in it. `conn` names the
+   * connection holding the seat (see markAway).
+   */
+  create(owner: Member, conn: string): Promise<string>
   /**
    * Seats `member` if the room exists and has a free seat, in one atomic step. Joining a room
    * one is already seated in succeeds without taking a second seat.
    */
-  join(roomId: string, member: Member): Promise<JoinOutcome>
+  join(roomId: string, member: Member, conn: string): Promise<JoinOutcome>
   /** Frees the member's seat; deletes the room when it empties. */
   leave(roomId: string, memberId: string): Promise<LeaveOutcome>
   /** The members in join order, or undefined when the room does not exist. */
@@ -33,6 +41,16 @@ export interface RoomStore {
   isMember(roomId: string, memberId: string): Promise<boolean>
   /** Changes a seated member's username or camera/mic state; false when not seated. */
   update(roomId: string, memberId: string, patch: MemberPatch): Promise<boolean>
+  /**
+   * The connection `conn` dropped: keep the seat (it still counts toward capacity) until
+   * `deadline` (epoch ms). A no-op, answering false, when the seat is held by another connection
+   * by now (the member already came back) or is gone.
+   */
+  markAway(roomId: string, memberId: string, conn: string, deadline: number): Promise<boolean>
+  /** The member is back on connection `conn`; false when its seat is gone. */
+  markBack(roomId: string, memberId: string, conn: string): Promise<boolean>
+  /** Frees every seat whose member stayed away past its deadline; any instance may call it. */
+  expireAway(now: number): Promise<FreedSeat[]>
   close(): Promise<void>
 }
 

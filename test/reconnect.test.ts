@@ -1,0 +1,224 @@
+/**
+ * A member whose connection drops for less than the grace window keeps its seat and its id, and
+ * the others never see it leave; past the window, or on purpose, it leaves as before.
+ */
+import { once } from 'node:events'
+import t, { type Test } from 'tap'
+import {
+  buildServer,
+  collect,
+  connectClient,
+  createRoom,
+  joinRoom,
+  nextEvent,
+  request,
+  startServerProcess,
+  sync,
+  type Client,
+  type TestServer
+} from './helper.js'
+import { useRedis } from './redis-helper.js'
+
+/** Reconnects on its own, quickly; `transports` as Socket.IO's default would be fine too. */
+const RECONNECTING = { reconnection: true, reconnectionDelay: 20, reconnectionDelayMax: 50 }
+
+/** Drops the client's transport the way a network blip does, and keeps it down until `resume`. */
+function dropTransport(client: Client): { resume(): Promise<void> } {
+  client.io.reconnection(false)
+  client.io.engine.close()
+  return {
+    async resume() {
+      const reconnected = new Promise((resolve) => client.once('connect', () => resolve(undefined)))
+      client.io.reconnection(true)
+      client.connect()
+      await reconnected
+    }
+  }
+}
+
+/** What the load balancer does when an instance goes: the client's next connection lands elsewhere. */
+function redirect(client: Client, url: string): void {
+  ;(client.io as unknown as { uri: string }).uri = url
+}
+
+async function callOfTwo(t: Test, server: TestServer, other: TestServer = server) {
+  const alice = await server.connect()
+  const bob = await other.connect(RECONNECTING)
+  const roomId = await createRoom(alice, 'alice')
+  // room-joined carries the member's first recovery offset; a real client has it before it drops.
+  const joined = nextEvent(bob, 'room-joined')
+  await joinRoom(bob, roomId, 'bob')
+  await joined
+  t.ok(bob.id)
+  return { alice, bob, roomId, bobId: bob.id! }
+}
+
+t.test('back within the window: same id, same seat, missed signals delivered, nobody saw a user-left', async (t) => {
+  const server = await buildServer(t, { RECONNECT_GRACE_MS: '5000' })
+  const { alice, bob, roomId, bobId } = await callOfTwo(t, server)
+  await request(bob, 'camera-mic-status', { camera: false, mic: true })
+  const aliceSawLeft = collect(alice, 'user-left')
+
+  const away = nextEvent(alice, 'user-away')
+  const drop = dropTransport(bob)
+  t.same(await away, { id: bobId }, 'the others are told the member is away')
+  t.same(await request(alice, 'signal', { to: bobId, signal: { candidate: 'while-away' } }), { ok: true },
+    'an away member can still be signalled')
+
+  const missed = nextEvent(bob, 'signal')
+  const back = nextEvent(alice, 'user-back')
+  await drop.resume()
+  t.equal(bob.id, bobId, 'same socket id')
+  t.ok(bob.recovered, 'Socket.IO recovered the session')
+  t.same(await back, { id: bobId })
+  t.same(await missed, { from: alice.id, signal: { candidate: 'while-away' } }, 'the missed signal arrives')
+  t.match(await request(bob, 'user-list'), {
+    ok: true,
+    users: [{ id: alice.id }, { id: bobId, username: 'bob', camera: false, mic: true }]
+  }, 'still in the room, with its username and camera/mic state')
+  const reply = nextEvent(alice, 'signal')
+  await request(bob, 'signal', { to: alice.id, signal: { candidate: 'after' } })
+  t.same(await reply, { from: bobId, signal: { candidate: 'after' } })
+  await sync(alice)
+  t.same(aliceSawLeft, [], 'no user-left at the others')
+  t.ok(roomId)
+})
+
+t.test('a lone creator recovers too (its last event was the bare room-id string)', async (t) => {
+  const server = await buildServer(t, { RECONNECT_GRACE_MS: '5000' })
+  const alice = await server.connect(RECONNECTING)
+  const roomIdEvent = nextEvent(alice, 'room-id')
+  await request(alice, 'create-room', { username: 'alice' })
+  const roomId = await roomIdEvent
+  const aliceId = alice.id
+  const drop = dropTransport(alice)
+  await drop.resume()
+  t.equal(alice.id, aliceId)
+  t.ok(alice.recovered)
+  t.match(await request(alice, 'user-list', roomId), { ok: true, users: [{ id: aliceId }] })
+})
+
+t.test('away past the window: user-left, and the member must join again with a new id', async (t) => {
+  const server = await buildServer(t, { RECONNECT_GRACE_MS: '300' })
+  const { alice, bob, roomId, bobId } = await callOfTwo(t, server)
+  const left = nextEvent(alice, 'user-left')
+  const drop = dropTransport(bob)
+  t.equal(await left, bobId, 'user-left once the window ends')
+  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }] })
+  await drop.resume()
+  t.not(bob.id, bobId, 'a fresh id')
+  t.notOk(bob.recovered)
+  t.match(await request(bob, 'user-list'), { ok: false, error: { code: 'NOT_IN_ROOM' } })
+  t.match(await joinRoom(bob, roomId, 'bob'), { ok: true }, 'it may join again')
+})
+
+t.test('past the window with the room gone: joining again gets a clear error', async (t) => {
+  const server = await buildServer(t, { RECONNECT_GRACE_MS: '300' })
+  const alice = await server.connect(RECONNECTING)
+  const roomId = await createRoom(alice, 'alice')
+  const aliceId = alice.id
+  const drop = dropTransport(alice)
+  for (let i = 0; i < 100 && (await server.app.rooms.members(roomId)) !== undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  await drop.resume()
+  t.not(alice.id, aliceId)
+  t.match(await joinRoom(alice, roomId, 'alice'), { ok: false, error: { code: 'ROOM_NOT_FOUND', message: 'Room ID not found.' } })
+})
+
+t.test('leave-room and a client\'s own disconnect() free the seat at once', async (t) => {
+  const server = await buildServer(t, { RECONNECT_GRACE_MS: '60000' })
+  const { alice, bob, roomId, bobId } = await callOfTwo(t, server)
+  const carol = await server.connect()
+  await joinRoom(carol, roomId, 'carol')
+  const aliceSawAway = collect(alice, 'user-away')
+
+  const left = nextEvent(alice, 'user-left')
+  await request(bob, 'leave-room')
+  t.equal(await left, bobId)
+  const carolId = carol.id
+  const leftAgain = nextEvent(alice, 'user-left')
+  carol.disconnect()
+  t.equal(await leftAgain, carolId, 'immediately, though the grace window is a minute')
+  await sync(alice)
+  t.same(aliceSawAway, [])
+})
+
+t.test('RECONNECT_GRACE_MS=0 turns it off: a dropped transport is a user-left', async (t) => {
+  const server = await buildServer(t, { RECONNECT_GRACE_MS: '0' })
+  const { alice, bob, bobId } = await callOfTwo(t, server)
+  const left = nextEvent(alice, 'user-left')
+  const drop = dropTransport(bob)
+  t.equal(await left, bobId)
+  await drop.resume()
+  t.not(bob.id, bobId)
+})
+
+t.test('with Redis: drop on one instance, come back through the other, keep the seat', async (t) => {
+  const redis = await useRedis(t)
+  if (redis === undefined) return
+  const env = { ...redis.env, RECONNECT_GRACE_MS: '5000' }
+  const [a, b] = [await buildServer(t, env), await buildServer(t, env)]
+  const { alice, bob, bobId } = await callOfTwo(t, a, b)
+  const aliceSawLeft = collect(alice, 'user-left')
+  const away = nextEvent(alice, 'user-away')
+  const drop = dropTransport(bob)
+  await away
+  await request(alice, 'signal', { to: bobId, signal: { candidate: 'while-away' } })
+
+  // The load balancer sends the reconnecting client to the other instance.
+  redirect(bob, a.url)
+  const missed = nextEvent(bob, 'signal')
+  const back = nextEvent(alice, 'user-back')
+  await drop.resume()
+  t.equal(bob.id, bobId)
+  t.ok(bob.recovered)
+  t.ok(a.app.io.of('/').sockets.has(bobId), 'now served by the other instance')
+  t.same(await back, { id: bobId })
+  t.same(await missed, { from: alice.id, signal: { candidate: 'while-away' } })
+  const reply = nextEvent(alice, 'signal')
+  await request(bob, 'signal', { to: alice.id, signal: { candidate: 'after' } })
+  t.same(await reply, { from: bobId, signal: { candidate: 'after' } })
+  await sync(alice)
+  t.same(aliceSawLeft, [])
+})
+
+t.test('with Redis: SIGTERM one of two instances; its members reappear on the other with the same ids', async (t) => {
+  const redis = await useRedis(t)
+  if (redis === undefined) return
+  const env = { ...redis.env, RECONNECT_GRACE_MS: '20000', DRAIN_DELAY_MS: '200' }
+  const survivor = await buildServer(t, env)
+  const leaving = startServerProcess(env)
+  t.teardown(() => {
+    leaving.child.kill('SIGKILL')
+  })
+  const leavingUrl = await leaving.url
+  const alice = await survivor.connect()
+  const bob = await connectClient(t, leavingUrl, RECONNECTING)
+  const carol = await connectClient(t, leavingUrl, RECONNECTING)
+  const roomId = await createRoom(alice, 'alice')
+  const seated = Promise.all([nextEvent(bob, 'room-joined'), nextEvent(carol, 'room-joined')])
+  await joinRoom(bob, roomId, 'bob')
+  await joinRoom(carol, roomId, 'carol')
+  await seated
+  const ids = [bob.id, carol.id]
+  const aliceSawLeft = collect(alice, 'user-left')
+
+  // The load balancer would send reconnecting clients to the instance still up.
+  redirect(bob, survivor.url)
+  redirect(carol, survivor.url)
+  const reconnected = Promise.all([bob, carol].map((client) => new Promise((resolve) => client.once('connect', () => resolve(undefined)))))
+  const exited = once(leaving.child, 'exit')
+  leaving.child.kill('SIGTERM')
+  await reconnected
+  t.same(await exited, [0, null], 'the instance shut down cleanly')
+  t.same([bob.id, carol.id], ids, 'same ids')
+  t.ok(bob.recovered && carol.recovered)
+  t.ok(survivor.app.io.of('/').sockets.has(bob.id!) && survivor.app.io.of('/').sockets.has(carol.id!))
+  const signal = nextEvent(carol, 'signal')
+  await request(bob, 'signal', { to: carol.id, signal: { candidate: 'still here' } })
+  t.same(await signal, { from: ids[0], signal: { candidate: 'still here' } })
+  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: ids[0] }, { id: ids[1] }] })
+  await sync(alice)
+  t.same(aliceSawLeft, [], 'nobody saw anyone leave')
+})
