@@ -11,10 +11,21 @@ export function createLogger(destination?: DestinationStream): FastifyBaseLogger
     {
       level: 'info',
       serializers: {
+        err: errorSummary,
         req: (request: FastifyRequest) => ({ method: request.method, path: request.url.split('?', 1)[0] }),
         res: (reply: FastifyReply) => ({ statusCode: reply.statusCode })
       }
     },
     destination
   )
+}
+
+/**
+ * An error fit for the logs: name, message and stack only. Some errors carry what caused them
+ * (ioredis attaches the failed command with its arguments: usernames, room ids), which must not
+ * reach the logs.
+ */
+export function errorSummary(error: unknown): { name: string; message: string; stack?: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack }
+  return { name: typeof error, message: String(error) }
 }

@@ -151,6 +151,8 @@ export type InterServerEvents = Record<never, never>
 export interface SocketData {
   username?: string
   roomId?: string
+  camera?: boolean
+  mic?: boolean
 }
 
 export type ClientEventName = keyof ClientToServerEvents

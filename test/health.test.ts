@@ -1,5 +1,6 @@
 import t from 'tap'
 import { buildServer, createRoom, joinRoom, nextEvent, request } from './helper.js'
+import { useRedis } from './redis-helper.js'
 
 t.test('/health is always 200; /ready turns 503 while draining', async (t) => {
   const { app } = await buildServer(t)
@@ -21,15 +22,23 @@ t.test('a failing dependency check makes /ready 503 and names it', async (t) => 
   t.equal((await app.inject('/ready')).statusCode, 200)
 })
 
-t.test('close() with RECONNECT_GRACE_MS=0 disconnects sockets for good and frees their seats', async (t) => {
-  const { app, connect } = await buildServer(t, { RECONNECT_GRACE_MS: '0' })
-  const [alice, bob] = [await connect(), await connect()]
+t.test('close() with RECONNECT_GRACE_MS=0 frees its members\' seats before the store closes', async (t) => {
+  const redis = await useRedis(t)
+  if (redis === undefined) return
+  const env = { ...redis.env, RECONNECT_GRACE_MS: '0' }
+  const closing = await buildServer(t, env)
+  const staying = await buildServer(t, env)
+  const alice = await staying.connect()
+  const bob = await closing.connect()
   const roomId = await createRoom(alice, 'alice')
   await joinRoom(bob, roomId, 'bob')
-  const disconnected = nextEvent(alice, 'disconnect' as never)
-  await app.close()
-  t.equal(await disconnected, 'io server disconnect')
-  t.equal(await app.rooms.members(roomId), undefined, 'every seat was freed before the store closed')
+  const bobId = bob.id
+  const disconnected = nextEvent(bob, 'disconnect' as never)
+  const left = nextEvent(alice, 'user-left')
+  await closing.app.close()
+  t.equal(await disconnected, 'io server disconnect', 'disconnected for good')
+  t.equal(await left, bobId, 'the room was told')
+  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }] }, 'the seat was freed in the shared store')
 })
 
 t.test('close() with a grace window drops transports so clients reconnect elsewhere', async (t) => {

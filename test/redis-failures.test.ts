@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { buildServer, connectClient, createRoom, joinRoom, nextEvent, request, startServerProcess } from './helper.js'
+import { buildServer, collect, connectClient, createRoom, joinRoom, nextEvent, request, startServerProcess, sync } from './helper.js'
 import { useRedis } from './redis-helper.js'
 
 t.test('an instance killed with SIGKILL leaves no ghosts: its members are removed and the room told', async (t) => {
@@ -27,10 +27,14 @@ t.test('an instance killed with SIGKILL leaves no ghosts: its members are remove
   const bobId = bob.id
 
   const left = nextEvent(alice, 'user-left', 20_000)
+  const killedAt = Date.now()
   doomed.child.kill('SIGKILL')
   await once(doomed.child, 'exit')
-  // The bound is INSTANCE_TIMEOUT_MS + INSTANCE_HEARTBEAT_MS (1.2 s here); nextEvent gives up at 20 s.
   t.equal(await left, bobId, 'the others got user-left')
+  // The promise is "within INSTANCE_TIMEOUT_MS + INSTANCE_HEARTBEAT_MS" (1.2 s here); allow 3 s of
+  // scheduling slack on a busy machine, which still tells a bounded clean-up from a TTL-only one.
+  const bound = Number(redis.env.INSTANCE_TIMEOUT_MS) + Number(redis.env.INSTANCE_HEARTBEAT_MS)
+  t.ok(Date.now() - killedAt <= bound + 3000, `within the bound (${Date.now() - killedAt} ms, bound ${bound} ms)`)
   t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }] })
   t.equal(await redis.client.scard(`${redis.prefix}instances`), 1, 'the dead instance is forgotten')
   t.equal((await redis.client.keys(`${redis.prefix}seats:*`)).length, 1, 'only the survivor still holds seats')
@@ -107,3 +111,67 @@ async function pings(url: string): Promise<boolean> {
     probe.disconnect()
   }
 }
+
+t.test('an instance paused past the timeout is taken for dead, then re-seats its members when it resumes', async (t) => {
+  const redis = await useRedis(t)
+  if (redis === undefined) return
+  const survivor = await buildServer(t, redis.env)
+  const paused = startServerProcess(redis.env)
+  t.teardown(() => {
+    paused.child.kill('SIGKILL')
+  })
+  const alice = await survivor.connect()
+  const bob = await connectClient(t, await paused.url)
+  const roomId = await createRoom(alice, 'alice')
+  await joinRoom(bob, roomId, 'bob')
+  const bobId = bob.id
+
+  // A long GC pause, a frozen VM: the others see no heartbeat and free bob's seat.
+  const left = nextEvent(alice, 'user-left', 20_000)
+  paused.child.kill('SIGSTOP')
+  t.equal(await left, bobId, 'the room was told bob left')
+  const back = nextEvent(alice, 'user-joined', 20_000)
+  paused.child.kill('SIGCONT')
+  t.match(await back, { id: bobId, username: 'bob' }, 'on resuming, the instance seats bob again')
+  t.ok(bob.connected)
+  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bobId }] })
+  const signal = nextEvent(bob, 'signal')
+  t.same(await request(alice, 'signal', { to: bobId, signal: { sdp: 'y' } }), { ok: true }, 'bob is a member again')
+  t.same(await signal, { from: alice.id, signal: { sdp: 'y' } })
+})
+
+t.test('after a Redis outage shared by two instances, neither takes the other for dead', async (t) => {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'signaling-redis-'))
+  let redisProcess = startRedis(port, dir)
+  t.teardown(() => {
+    redisProcess.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const url = `redis://127.0.0.1:${port}`
+  await until(() => pings(url), 'the private redis-server')
+  const env = { REDIS_URL: url, INSTANCE_HEARTBEAT_MS: '200', INSTANCE_TIMEOUT_MS: '1000' }
+  const [a, b] = [await buildServer(t, env), await buildServer(t, env)]
+  const alice = await a.connect()
+  const bob = await b.connect()
+  const roomId = await createRoom(alice, 'alice')
+  await joinRoom(bob, roomId, 'bob')
+  const aliceSawLeft = collect(alice, 'user-left')
+  const bobSawLeft = collect(bob, 'user-left')
+
+  redisProcess.kill('SIGKILL')
+  await once(redisProcess, 'exit')
+  await until(async () => (await a.app.inject('/ready')).statusCode === 503, 'instance a to notice')
+  // Longer than INSTANCE_TIMEOUT_MS: every heartbeat key has expired when Redis comes back.
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  redisProcess = startRedis(port, dir)
+  await until(async () => (await a.app.inject('/ready')).statusCode === 200, 'instance a to recover')
+  await until(async () => (await b.app.inject('/ready')).statusCode === 200, 'instance b to recover')
+  // Two more timeouts: long enough for a wrongful reap to have happened.
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] })
+  await sync(alice)
+  await sync(bob)
+  t.same(aliceSawLeft, [], 'nobody was evicted')
+  t.same(bobSawLeft, [])
+})

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildServer, collect, createRoom, joinRoom, nextEvent, raw, request, sync } from './helper.js'
+import { buildServer, collect, createRoom, joinRoom, nextEvent, request, sync } from './helper.js'
 
 const ROOM_ID_SHAPE = /^[a-hjkmnp-z]{3}-[a-hjkmnp-z]{4}-[a-hjkmnp-z]{3}$/
 
@@ -153,13 +153,4 @@ t.test('many simultaneous joiners never exceed the cap', async (t) => {
   t.equal(results.filter((r) => r.ok).length, 3, 'exactly three more seats')
   t.equal(results.filter((r) => !r.ok && r.error.code === 'ROOM_FULL').length, 9)
   t.equal((await request(owner, 'user-list')).users.length, 4)
-})
-
-t.test('a register-username immediately followed by create-room takes effect in order', async (t) => {
-  const { connect } = await buildServer(t)
-  const client = await connect()
-  const joined = nextEvent(client, 'room-joined')
-  raw(client).emit('register-username', 'alice')
-  raw(client).emit('create-room')
-  t.match(await joined, { users: [{ username: 'alice' }] })
 })

@@ -61,6 +61,12 @@ export interface EventRouter {
   onDisconnect(handler: (session: Session, reason: string) => Promise<void>): void
   /** Wires a freshly connected socket to the registered handlers. */
   attach(socket: SignalingSocket): Session
+  /**
+   * The session of a socket this process serves: connected, or disconnected with its clean-up
+   * still running.
+   */
+  session(socketId: string): Session | undefined
+  sessions(): IterableIterator<Session>
 }
 
 interface CompiledDefinition {
@@ -77,6 +83,7 @@ interface CompiledDefinition {
  */
 export function createEventRouter({ log, rateLimit }: EventRouterOptions): EventRouter {
   const definitions = new Map<string, CompiledDefinition>()
+  const sessions = new Map<string, Session>()
   const connectHandlers: Array<(session: Session) => Promise<void>> = []
   const disconnectHandlers: Array<(session: Session, reason: string) => Promise<void>> = []
 
@@ -109,6 +116,14 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
       })
     },
 
+    session(socketId) {
+      return sessions.get(socketId)
+    },
+
+    sessions() {
+      return sessions.values()
+    },
+
     onConnect(handler) {
       connectHandlers.push(handler)
     },
@@ -119,6 +134,7 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
 
     attach(socket) {
       const session: Session = { socket, conn: randomUUID(), failedJoins: 0, idle: Promise.resolve() }
+      sessions.set(socket.id, session)
       const bucket = createTokenBucket(rateLimit.burst, rateLimit.perSecond)
       let refusals = 0
       let windowStart = Date.now()
@@ -144,7 +160,8 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
             socket.disconnect(true)
             return
           }
-          reply(socket, ack, { ok: false, error: new SignalingError('RATE_LIMITED').toJSON() })
+          // Queued like any event, so answers keep the order of the events they answer.
+          enqueue(async () => reply(socket, ack, { ok: false, error: new SignalingError('RATE_LIMITED').toJSON() }))
           return
         }
 
@@ -196,6 +213,10 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
       enqueue(() => runAll(connectHandlers, 'connect handling'))
       socket.on('disconnect', (reason) => {
         enqueue(() => runAll(disconnectHandlers, 'disconnect clean-up', reason))
+        session.idle.then(() => {
+          // A recovered socket may already have a new session under the same id.
+          if (sessions.get(socket.id) === session) sessions.delete(socket.id)
+        })
       })
 
       return session

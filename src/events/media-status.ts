@@ -14,6 +14,8 @@ export default async function mediaStatusEvents(fastify: FastifyInstance): Promi
     async handle({ socket, ok }, { camera, mic, roomId: claimedRoomId }) {
       const roomId = currentRoom(socket, claimedRoomId)
       await rooms.update(roomId, socket.id, { camera, mic })
+      socket.data.camera = camera
+      socket.data.mic = mic
       const status = { id: socket.id, camera, mic }
       ok(status)
       socket.to(roomId).emit('camera-mic-status', status)

@@ -50,10 +50,15 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
   const { rooms, socketEvents, config } = fastify
   const graceMs = config.RECONNECT_GRACE_MS
 
-  async function leave(socket: SignalingSocket, roomId: string): Promise<void> {
-    await rooms.leave(roomId, socket.id)
+  /**
+   * Frees the seat. True when this call freed it: only then is the room told (a repair or a reaper
+   * may have freed it already, and told the room then).
+   */
+  async function leave(socket: SignalingSocket, roomId: string): Promise<boolean> {
+    const { left } = await rooms.leave(roomId, socket.id)
     socket.data.roomId = undefined
     await socket.leave(roomId)
+    return left
   }
 
   socketEvents.on('register-username', {
@@ -77,8 +82,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
 
       const member = seat(socket, username)
       const roomId = await rooms.create(member, session.conn)
-      socket.data.username = username
-      socket.data.roomId = roomId
+      Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
       await socket.join(roomId)
 
       const joined = { roomId, users: [member] }
@@ -110,8 +114,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       }
       if (outcome.status === 'full') throw new SignalingError('ROOM_FULL')
 
-      socket.data.username = username
-      socket.data.roomId = roomId
+      Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
       await socket.join(roomId as string)
 
       const joined = { roomId: roomId as string, users: outcome.members }
@@ -134,9 +137,9 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
         return
       }
       const roomId = currentRoom(socket, payload.roomId)
-      await leave(socket, roomId)
+      const left = await leave(socket, roomId)
       ok({ roomId })
-      fastify.io.to(roomId).emit('user-left', socket.id)
+      if (left) fastify.io.to(roomId).emit('user-left', socket.id)
     }
   }
   socketEvents.on('leave-room', leaveRoom)
@@ -152,8 +155,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       }
       return
     }
-    await leave(socket, roomId)
-    fastify.io.to(roomId).emit('user-left', socket.id)
+    if (await leave(socket, roomId)) fastify.io.to(roomId).emit('user-left', socket.id)
   })
 
   // A recovered socket comes back with its id, rooms and socket.data: reclaim the kept seat.

@@ -43,6 +43,8 @@ export const ConfigSchema = Type.Object({
   /** Every Redis key and stream of this deployment starts with it (a `{tag}` keeps Cluster slots together). */
   REDIS_KEY_PREFIX: Type.String({ minLength: 1, default: 'signaling:' }),
   REDIS_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000 }),
+  /** A store command unanswered this long fails with UNAVAILABLE instead of stalling the socket. */
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 50, default: 2000 }),
   /** How often an instance renews its heartbeat key and looks for dead instances. */
   INSTANCE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 5000 }),
   /** An instance silent this long is dead; its members are removed (so within timeout + heartbeat). */
@@ -76,6 +78,11 @@ export default fp<EnvPluginOptions>(
     const { INSTANCE_HEARTBEAT_MS, INSTANCE_TIMEOUT_MS } = fastify.config
     if (INSTANCE_TIMEOUT_MS < 2 * INSTANCE_HEARTBEAT_MS) {
       throw new Error('env/INSTANCE_TIMEOUT_MS must be at least twice INSTANCE_HEARTBEAT_MS')
+    }
+    const { REDIS_URL, REDIS_KEY_PREFIX } = fastify.config
+    if (REDIS_URL?.startsWith('redis+cluster://') && !/\{[^}]+\}/.test(REDIS_KEY_PREFIX)) {
+      // The Lua scripts touch several keys; on a cluster they must share a slot (CROSSSLOT otherwise).
+      throw new Error('env/REDIS_KEY_PREFIX must contain a {hash-tag}, e.g. {signaling}:, with a redis+cluster:// REDIS_URL')
     }
     // The logger is created before the config is read; apply the configured level now.
     fastify.log.level = fastify.config.LOG_LEVEL

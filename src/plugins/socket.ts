@@ -4,7 +4,8 @@ import fp from 'fastify-plugin'
 import fastifySocketIOModule from 'fastify-socket.io'
 import { randomUUID } from 'node:crypto'
 import type { ServerOptions } from 'socket.io'
-import { createEventRouter, type EventRouter, type Session, type SignalingServer } from '../events/event-router.js'
+import { createEventRouter, type EventRouter, type SignalingServer } from '../events/event-router.js'
+import { ERROR_MESSAGES } from '../protocol.js'
 import { createMemoryRoomStore } from '../rooms/memory-room-store.js'
 import { connectRedis } from '../rooms/redis-connection.js'
 import { createRedisRoomStore } from '../rooms/redis-room-store.js'
@@ -37,11 +38,16 @@ interface Backend {
  * UNAVAILABLE at once), the adapter's queues (its stream reader waits out the outage rather than
  * spinning).
  */
-async function createRedisBackend(fastify: FastifyInstance, url: string): Promise<Backend> {
+async function createRedisBackend(fastify: FastifyInstance, url: string, router: EventRouter): Promise<Backend> {
   const { config, log } = fastify
   const prefix = config.REDIS_KEY_PREFIX
   const timeout = config.REDIS_CONNECT_TIMEOUT_MS
-  const storeRedis = await connectRedis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }, timeout)
+  // A Redis that hangs rather than drops must not hang every socket's event queue behind it.
+  const storeRedis = await connectRedis(
+    url,
+    { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS },
+    timeout
+  )
   const adapterRedis = await connectRedis(url, {}, timeout)
   for (const [role, client] of [['store', storeRedis], ['adapter', adapterRedis]] as const) {
     // Without a listener ioredis reports every failed reconnect as an unhandled 'error'.
@@ -49,8 +55,6 @@ async function createRedisBackend(fastify: FastifyInstance, url: string): Promis
     client.on('close', () => log.warn({ role }, 'redis connection lost'))
     client.on('ready', () => log.info({ role }, 'redis connection ready'))
   }
-  fastify.readiness.addCheck('redis', () => storeRedis.status === 'ready')
-
   const rooms = createRedisRoomStore({
     redis: storeRedis,
     prefix,
@@ -59,13 +63,18 @@ async function createRedisBackend(fastify: FastifyInstance, url: string): Promis
     heartbeatMs: config.INSTANCE_HEARTBEAT_MS,
     instanceTimeoutMs: config.INSTANCE_TIMEOUT_MS,
     roomTtlSeconds: config.ROOM_TTL_S,
-    isServedHere: (memberId) => fastify.io.of('/').sockets.has(memberId),
+    isServedHere: (memberId) => router.session(memberId) !== undefined,
     onEvicted: (roomId, memberId) => {
       log.info('freed a seat left behind by a dead instance or a missed leave')
       fastify.io.to(roomId).emit('user-left', memberId)
     },
+    onReaped: () => {
+      log.warn('the other instances took this one for dead and freed its seats; re-seating its members')
+      reseatLocalMembers(fastify, router).catch((err: unknown) => log.error({ err }, 're-seating failed'))
+    },
     onError: (err) => log.warn({ err }, 'room store housekeeping failed')
   })
+  fastify.readiness.addCheck('redis', () => rooms.healthy())
   const adapter = createAdapter(adapterRedis, {
     // Recovery replays from this stream: it must hold at least a grace window of traffic.
     maxLen: config.REDIS_STREAM_MAX_LEN,
@@ -83,6 +92,28 @@ async function createRedisBackend(fastify: FastifyInstance, url: string): Promis
   }
 }
 
+/**
+ * After this instance was cut off long enough for the others to free its seats, its sockets are
+ * still connected and still think they are in their rooms: seat them again, or tell them they lost
+ * their place (the room filled up or emptied meanwhile).
+ */
+async function reseatLocalMembers(fastify: FastifyInstance, router: EventRouter): Promise<void> {
+  for (const session of router.sessions()) {
+    const { socket } = session
+    const { roomId, username, camera = true, mic = true } = socket.data
+    if (!socket.connected || roomId === undefined || username === undefined) continue
+    const member = { id: socket.id, username, camera, mic }
+    const outcome = await fastify.rooms.join(roomId, member, session.conn)
+    if (outcome.status === 'joined') {
+      fastify.io.to(roomId).except(socket.id).emit('user-joined', member)
+    } else {
+      socket.data.roomId = undefined
+      await socket.leave(roomId)
+      fastify.io.to(socket.id).emit('error', ERROR_MESSAGES.SEAT_LOST)
+    }
+  }
+}
+
 function createMemoryBackend(fastify: FastifyInstance): Backend {
   const rooms = createMemoryRoomStore({ capacity: fastify.config.MAX_USERS_PER_ROOM })
   return { rooms, close: () => rooms.close() }
@@ -95,7 +126,6 @@ function createMemoryBackend(fastify: FastifyInstance): Backend {
 export default fp(
   async function socketPlugin(fastify) {
     const { config } = fastify
-    const backend = config.REDIS_URL ? await createRedisBackend(fastify, config.REDIS_URL) : createMemoryBackend(fastify)
     const router = createEventRouter({
       log: fastify.log,
       rateLimit: {
@@ -105,7 +135,7 @@ export default fp(
         windowMs: config.RATE_LIMIT_WINDOW_MS
       }
     })
-    const sessions = new Set<Session>()
+    const backend = config.REDIS_URL ? await createRedisBackend(fastify, config.REDIS_URL, router) : createMemoryBackend(fastify)
     const graceMs = config.RECONNECT_GRACE_MS
     /** Set once shutdown starts moving sockets off: new handshakes should go to another instance. */
     let closing = false
@@ -134,7 +164,7 @@ export default fp(
         } else {
           fastify.io.local.disconnectSockets(true)
         }
-        const drained = Promise.all([...sessions].map((session) => session.idle))
+        const drained = Promise.all([...router.sessions()].map((session) => session.idle))
         const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS).unref())
         Promise.race([drained, timeout]).then(
           () => done(),
@@ -147,12 +177,10 @@ export default fp(
     fastify.decorate('socketEvents', router)
 
     fastify.io.on('connection', (socket) => {
-      const session = router.attach(socket)
-      sessions.add(session)
+      router.attach(socket)
       fastify.log.debug({ socketId: socket.id }, 'socket connected')
       socket.on('disconnect', (reason) => {
         fastify.log.debug({ socketId: socket.id, reason }, 'socket disconnected')
-        session.idle.finally(() => sessions.delete(session))
       })
     })
 

@@ -158,6 +158,7 @@ return freed
  * seats as a flat list roomId, memberId, roomId, memberId…
  */
 const REAP = createScript(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return {} end
 local seatsKey = ARGV[1] .. 'seats:' .. ARGV[2]
 local freed = {}
 for _, seat in ipairs(redis.call('SMEMBERS', seatsKey)) do
@@ -192,6 +193,8 @@ export interface RedisRoomStoreOptions extends RoomStoreOptions {
   isServedHere: (memberId: string) => boolean
   /** A seat was freed by the store itself (dead instance, missed leave): tell the room. */
   onEvicted: (roomId: string, memberId: string) => void
+  /** The others took this instance for dead and freed its seats: re-seat its sockets. */
+  onReaped: () => void
   onError: (error: unknown) => void
 }
 
@@ -210,7 +213,12 @@ function toMembers(values: string[]): Member[] {
 }
 
 /** Rooms shared by every instance through Redis; seats are claimed atomically by Lua scripts. */
-export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore {
+export interface RedisRoomStore extends RoomStore {
+  /** Redis answers and our heartbeat is current: the instance may take traffic. */
+  healthy(): boolean
+}
+
+export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomStore {
   const { redis, prefix, instanceId, capacity, roomTtlSeconds } = options
   const roomKey = (roomId: string): string => `${prefix}room:${roomId}`
   const seatsKey = `${prefix}seats:${instanceId}`
@@ -235,29 +243,43 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
     }
   }
 
+  /** When the last heartbeat was written: readiness, and proof we are still a live instance. */
+  let lastHeartbeat = 0
+  let registered = false
+  /** Since when Redis has been reachable without a break; see reapDeadInstances. */
+  let connectedSince = Date.now()
+
   async function heartbeat(): Promise<void> {
-    await redis
+    const replies = await redis
       .multi()
       .set(aliveKey(instanceId), '1', 'PX', options.instanceTimeoutMs)
       .sadd(instancesKey, instanceId)
       .expire(seatsKey, roomTtlSeconds)
       .exec()
+    lastHeartbeat = Date.now()
+    const added = replies?.[1]?.[1] === 1
+    // Back in `instances` after having registered: the others took us for dead (we were cut off or
+    // paused for longer than the timeout) and freed our seats. Our sockets are still here.
+    if (added && registered) options.onReaped()
+    registered = true
   }
 
   async function reapDeadInstances(): Promise<void> {
-    const instances = await redis.smembers(instancesKey)
-    const others = instances.filter((id) => id !== instanceId)
+    // Right after our own outage every other instance's heartbeat may look stale too: they were
+    // cut off from the same Redis. Give them one full timeout to renew before judging them.
+    if (Date.now() - connectedSince < options.instanceTimeoutMs) return
+    const others = (await redis.smembers(instancesKey)).filter((id) => id !== instanceId)
     if (others.length === 0) return
     const alive = await redis.mget(others.map(aliveKey))
     for (const [index, id] of others.entries()) {
       if (alive[index] !== null) continue
-      const freed = (await REAP(redis, [instancesKey], prefix, id)) as string[]
+      const freed = (await REAP(redis, [instancesKey, aliveKey(id)], prefix, id)) as string[]
       for (const { roomId, memberId } of pairs(freed)) options.onEvicted(roomId, memberId)
     }
   }
 
   /**
-   * After an outage, leaves that failed while Redis was away left seats behind; free every seat this
+   * Leaves that failed (Redis away, a command timed out) leave seats behind; free every seat this
    * instance holds for a socket it no longer serves.
    */
   async function repairOwnSeats(): Promise<void> {
@@ -270,20 +292,14 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
     }
   }
 
-  let wasDown = false
   const onReady = (): void => {
-    if (!wasDown) return
-    wasDown = false
-    repairOwnSeats().catch(options.onError)
-  }
-  const onClose = (): void => {
-    wasDown = true
+    connectedSince = Date.now()
   }
   redis.on('ready', onReady)
-  redis.on('close', onClose)
 
   const tick = (): void => {
     heartbeat()
+      .then(repairOwnSeats)
       .then(reapDeadInstances)
       .catch(options.onError)
   }
@@ -292,6 +308,10 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
   tick()
 
   return {
+    healthy() {
+      return redis.status === 'ready' && Date.now() - lastHeartbeat < options.instanceTimeoutMs
+    },
+
     async create(owner: Member, conn: string): Promise<string> {
       return call(async () => {
         for (;;) {
@@ -353,7 +373,6 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
     async close(): Promise<void> {
       clearInterval(timer)
       redis.off('ready', onReady)
-      redis.off('close', onClose)
       // A clean exit: seats were freed as sockets disconnected; stop being an instance.
       await redis
         .multi()
