@@ -1,11 +1,18 @@
 import type { FastifyInstance } from 'fastify'
+import helmet from '@fastify/helmet'
+import iceServerEvents from './events/ice-servers.js'
 import mediaStatusEvents from './events/media-status.js'
 import roomEvents from './events/room.js'
 import signalEvents from './events/signal.js'
 import userListEvents from './events/user-list.js'
+import admissionPlugin from './plugins/admission.js'
+import authPlugin from './plugins/auth.js'
 import corsPlugin from './plugins/cors.js'
 import envPlugin, { type EnvPluginOptions } from './plugins/env.js'
 import healthPlugin from './plugins/health.js'
+import icePlugin from './plugins/ice.js'
+import metricsPlugin from './plugins/metrics.js'
+import pressurePlugin from './plugins/pressure.js'
 import socketPlugin from './plugins/socket.js'
 
 export type AppOptions = EnvPluginOptions
@@ -14,8 +21,15 @@ export type AppOptions = EnvPluginOptions
 export default async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(envPlugin, opts)
   await fastify.register(corsPlugin)
+  // Security headers for the HTTP routes (Socket.IO's own responses never pass through Fastify).
+  await fastify.register(helmet)
+  await fastify.register(pressurePlugin)
   await fastify.register(healthPlugin)
+  await fastify.register(metricsPlugin)
+  await fastify.register(icePlugin)
+  await fastify.register(admissionPlugin)
   await fastify.register(socketPlugin)
+  await fastify.register(authPlugin)
 
   // Fastify's own 404 logs the whole URL, query string included; a room id may be in it.
   fastify.setNotFoundHandler((_request, reply) => {
@@ -27,4 +41,5 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(signalEvents)
   await fastify.register(mediaStatusEvents)
   await fastify.register(userListEvents)
+  await fastify.register(iceServerEvents)
 }

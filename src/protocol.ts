@@ -26,6 +26,7 @@ export const JoinRoomPayload = Type.Object({
 })
 export const LeaveRoomPayload = Type.Object({ roomId: Type.Optional(RoomIdField) })
 export const UserListPayload = Type.Object({ roomId: Type.Optional(RoomIdField) })
+export const IceServersPayload = Type.Object({})
 /** `signal` is the opaque SDP or ICE object (or string) a WebRTC library produced. */
 export const SignalPayload = Type.Object({
   to: Type.String({ minLength: 1, maxLength: SOCKET_ID_MAX_LENGTH }),
@@ -55,9 +56,24 @@ export interface Member {
   mic: boolean
 }
 
+/** The browser's RTCIceServer: what `new RTCPeerConnection({ iceServers })` takes. */
+export interface IceServer {
+  urls: string | string[]
+  username?: string
+  credential?: string
+}
+
+export interface IceServers {
+  iceServers: IceServer[]
+  /** When the TURN credentials stop working (epoch ms); null when there are none. */
+  expiresAt: number | null
+}
+
 export interface RoomJoined {
   roomId: string
   users: Member[]
+  /** The same servers `ice-servers` answers, so a joiner can start its peer connections at once. */
+  iceServers?: IceServer[]
 }
 
 export interface MediaStatus {
@@ -120,6 +136,8 @@ export interface ClientToServerEvents {
   signal: (payload: SignalPayload, ack?: Ack) => void
   'camera-mic-status': (payload: MediaStatusPayload, ack?: Ack<MediaStatus>) => void
   'user-list': (payload?: UserListPayload | string | Ack<UserList>, ack?: Ack<UserList>) => void
+  /** STUN/TURN servers for this connection, TURN credentials included; answered through the ack. */
+  'ice-servers': (payload?: Record<string, never> | Ack<IceServers>, ack?: Ack<IceServers>) => void
 }
 
 /** Server → client. */
@@ -149,6 +167,8 @@ export type InterServerEvents = Record<never, never>
 
 /** Per-socket state Socket.IO keeps for us (and restores with connection state recovery). */
 export interface SocketData {
+  /** True when the username came from a verified sign-in token: then it cannot be changed. */
+  verified?: boolean
   username?: string
   roomId?: string
   camera?: boolean

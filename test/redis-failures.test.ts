@@ -123,7 +123,11 @@ t.test('an instance paused past the timeout is taken for dead, then re-seats its
   const alice = await survivor.connect()
   const bob = await connectClient(t, await paused.url)
   const roomId = await createRoom(alice, 'alice')
+  // Wait for bob's user-joined to reach alice before pausing his instance: sent after the ack, it
+  // could otherwise still be on its way out, and arrive after the pause looking like the re-seat.
+  const joined = nextEvent(alice, 'user-joined')
   await joinRoom(bob, roomId, 'bob')
+  await joined
   const bobId = bob.id
 
   // A long GC pause, a frozen VM: the others see no heartbeat and free bob's seat.

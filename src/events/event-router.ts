@@ -49,6 +49,8 @@ export interface EventDefinition<E extends ClientEventName, S extends TSchema> {
 
 export interface EventRouterOptions {
   log: FastifyBaseLogger
+  /** Told of every handled event: its outcome (`ok` or the error code) and how long it took. */
+  observe?: (event: string, outcome: string, seconds: number) => void
   rateLimit: { burst: number; perSecond: number; maxRefusals: number; windowMs: number }
 }
 
@@ -81,7 +83,7 @@ interface CompiledDefinition {
  * the order they were sent even when the store is remote. Failures reach the client exactly once:
  * through the ack when there is one, else as the seed's `error` event with the plain message.
  */
-export function createEventRouter({ log, rateLimit }: EventRouterOptions): EventRouter {
+export function createEventRouter({ log, rateLimit, observe = () => {} }: EventRouterOptions): EventRouter {
   const definitions = new Map<string, CompiledDefinition>()
   const sessions = new Map<string, Session>()
   const connectHandlers: Array<(session: Session) => Promise<void>> = []
@@ -94,7 +96,8 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
     else if (!result.ok) socket.nsp.to(socket.id).emit('error', result.error.message)
   }
 
-  function fail(socket: SignalingSocket, ack: Ack | undefined, error: unknown, event: string): void {
+  /** Answers a failed event; returns the code sent. */
+  function fail(socket: SignalingSocket, ack: Ack | undefined, error: unknown, event: string): string {
     if (error instanceof StoreUnavailableError) {
       log.warn({ err: error.cause, event, socketId: socket.id }, 'room store unavailable')
       error = new SignalingError('UNAVAILABLE')
@@ -103,7 +106,9 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
       log.error({ err: error, event, socketId: socket.id }, 'event handler failed')
       error = new SignalingError('INTERNAL')
     }
-    reply(socket, ack, { ok: false, error: (error as SignalingError).toJSON() })
+    const info = (error as SignalingError).toJSON()
+    reply(socket, ack, { ok: false, error: info })
+    return info.code
   }
 
   return {
@@ -162,6 +167,8 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
           }
           // Queued like any event, so answers keep the order of the events they answer.
           enqueue(async () => reply(socket, ack, { ok: false, error: new SignalingError('RATE_LIMITED').toJSON() }))
+          // Only known names become metric labels: a flood of invented ones must not.
+          if (definitions.has(event)) observe(event, 'RATE_LIMITED', 0)
           return
         }
 
@@ -173,9 +180,11 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
         if (typeof payload === 'string' && definition.fromBare !== undefined) payload = definition.fromBare(payload)
         else if (payload === undefined) payload = {}
 
+        const arrived = performance.now()
         enqueue(async () => {
           if (!definition.check(payload)) {
             reply(socket, ack, { ok: false, error: new SignalingError('INVALID_PAYLOAD').toJSON() })
+            observe(event, 'INVALID_PAYLOAD', (performance.now() - arrived) / 1000)
             return
           }
           let acked = false
@@ -187,13 +196,15 @@ export function createEventRouter({ log, rateLimit }: EventRouterOptions): Event
               reply(socket, ack, { ok: true, ...data })
             }
           }
+          let outcome = 'ok'
           try {
             await definition.handle(ctx, payload)
             if (!acked) ctx.ok({} as never)
           } catch (error) {
             if (acked) log.error({ err: error, event, socketId: socket.id }, 'event failed after its ack')
-            else fail(socket, ack, error, event)
+            else outcome = fail(socket, ack, error, event)
           }
+          observe(event, outcome, (performance.now() - arrived) / 1000)
         })
       })
 

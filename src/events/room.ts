@@ -40,6 +40,15 @@ const RECOVERABLE_REASONS = new Set([
   'forced server close'
 ])
 
+/**
+ * The username an event asks for, or the one already registered. A name from a verified sign-in
+ * token is kept whatever the client asks (its ack shows the name in effect).
+ */
+function requestedUsername(socket: SignalingSocket, requested: string | undefined): string | undefined {
+  if (socket.data.verified || requested === undefined) return socket.data.username
+  return normaliseUsername(requested)
+}
+
 /** A new seat starts with camera and microphone on, as the seed's frontends start a call. */
 function seat(socket: SignalingSocket, username: string): Member {
   return { id: socket.id, username, camera: true, mic: true }
@@ -65,7 +74,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
     schema: RegisterUsernamePayload,
     fromBare: (username) => ({ username }),
     async handle({ socket, ok }, payload) {
-      const username = normaliseUsername(payload.username)
+      const username = requestedUsername(socket, payload.username) as string
       socket.data.username = username
       const roomId = socket.data.roomId
       if (roomId !== undefined) await rooms.update(roomId, socket.id, { username })
@@ -76,7 +85,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
   socketEvents.on('create-room', {
     schema: CreateRoomPayload,
     async handle({ socket, session, ok }, payload) {
-      const username = payload.username === undefined ? socket.data.username : normaliseUsername(payload.username)
+      const username = requestedUsername(socket, payload.username)
       if (socket.data.roomId !== undefined) throw new SignalingError('ALREADY_IN_ROOM')
       if (username === undefined) throw new SignalingError('USERNAME_REQUIRED')
 
@@ -85,7 +94,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
       await socket.join(roomId)
 
-      const joined = { roomId, users: [member] }
+      const joined = { roomId, users: [member], iceServers: fastify.iceServers.forSocket(socket.id).iceServers }
       ok(joined)
       // Through the adapter, not socket.emit: with recovery on, a client takes the last string
       // argument of every event as its recovery offset, and only adapter broadcasts append a real
@@ -100,7 +109,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
     schema: JoinRoomPayload,
     fromBare: (roomId) => ({ roomId }),
     async handle({ socket, session, ok }, payload) {
-      const username = payload.username === undefined ? socket.data.username : normaliseUsername(payload.username)
+      const username = requestedUsername(socket, payload.username)
       if (socket.data.roomId !== undefined) throw new SignalingError('ALREADY_IN_ROOM')
       if (username === undefined) throw new SignalingError('USERNAME_REQUIRED')
       if (session.failedJoins >= config.MAX_FAILED_JOINS) throw new SignalingError('TOO_MANY_FAILED_JOINS')
@@ -117,7 +126,11 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
       await socket.join(roomId as string)
 
-      const joined = { roomId: roomId as string, users: outcome.members }
+      const joined = {
+        roomId: roomId as string,
+        users: outcome.members,
+        iceServers: fastify.iceServers.forSocket(socket.id).iceServers
+      }
       ok(joined)
       // Through the adapter so it carries a recovery offset: from its first moment in a room the
       // member can be recovered (see create-room).

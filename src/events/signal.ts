@@ -10,7 +10,7 @@ import { SignalingError } from './signaling-error.js'
  * SDP into someone else's call.
  */
 export default async function signalEvents(fastify: FastifyInstance): Promise<void> {
-  const { rooms, socketEvents, config } = fastify
+  const { rooms, socketEvents, config, metrics } = fastify
 
   socketEvents.on('signal', {
     schema: SignalPayload,
@@ -20,6 +20,7 @@ export default async function signalEvents(fastify: FastifyInstance): Promise<vo
       if (to === socket.id || !(await rooms.isMember(roomId, to))) throw new SignalingError('PEER_NOT_FOUND')
       ok({})
       fastify.io.to(to).emit('signal', { from: socket.id, signal })
+      metrics.signalRelayed()
     }
   })
 }

@@ -52,7 +52,44 @@ export const ConfigSchema = Type.Object({
   /** Entries kept in the Redis stream that carries events between instances (and replays them on recovery). */
   REDIS_STREAM_MAX_LEN: Type.Integer({ minimum: 1000, default: 100_000 }),
   /** Room keys expire this long after their last change, so nothing in Redis grows forever. */
-  ROOM_TTL_S: Type.Integer({ minimum: 60, default: 86_400 })
+  ROOM_TTL_S: Type.Integer({ minimum: 60, default: 86_400 }),
+
+  /** Set: every connection must carry an HS256 JWT signed with this secret (`auth: { token }`). */
+  AUTH_JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  /** Set: every connection must carry a JWT verifiable with this JWKS (Firebase, Auth0, Keycloak ID tokens). */
+  AUTH_JWKS_URL: Type.Optional(Type.String({ pattern: '^$|^https?://' })),
+  AUTH_ISSUER: Type.Optional(Type.String()),
+  AUTH_AUDIENCE: Type.Optional(Type.String()),
+  /** After fetching the JWKS, wait this long before fetching it again for an unknown key id. */
+  AUTH_JWKS_COOLDOWN_MS: Type.Integer({ minimum: 0, default: 30_000 }),
+
+  /**
+   * Which proxies to believe about the client address (X-Forwarded-For): `false`, `true` (any),
+   * a hop count, or comma-separated addresses/CIDRs. Only the per-address limits use the address.
+   */
+  TRUST_PROXY: Type.String({ default: 'false' }),
+  /** Open connections one client address may hold; 0 = no limit (behind a proxy without TRUST_PROXY all clients share one address). */
+  MAX_CONNECTIONS_PER_IP: Type.Integer({ minimum: 0, default: 0 }),
+  /** New connections one client address may open per minute; 0 = no limit. */
+  HANDSHAKES_PER_IP_PER_MINUTE: Type.Integer({ minimum: 0, default: 0 }),
+
+  /** Comma-separated STUN URLs handed to clients, e.g. `stun:stun.example.org:3478`. */
+  STUN_URLS: Type.String({ default: '' }),
+  /** Comma-separated TURN URLs, e.g. `turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349`. */
+  TURN_URLS: Type.String({ default: '' }),
+  /** coturn's `static-auth-secret` (TURN REST credentials); required with TURN_URLS. */
+  TURN_SECRET: Type.Optional(Type.String({ minLength: 16 })),
+  TURN_TTL_S: Type.Integer({ minimum: 60, default: 3600 }),
+
+  /** Set: `GET /metrics` needs `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+
+  /** Over any of these the instance sheds load: HTTP routes answer 503 and new handshakes are refused (0 = off). */
+  PRESSURE_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000 }),
+  PRESSURE_MAX_HEAP_USED_BYTES: Type.Integer({ minimum: 0, default: 0 }),
+  PRESSURE_MAX_RSS_BYTES: Type.Integer({ minimum: 0, default: 0 }),
+  PRESSURE_SAMPLE_INTERVAL_MS: Type.Integer({ minimum: 10, default: 1000 }),
+  PRESSURE_RETRY_AFTER_S: Type.Integer({ minimum: 1, default: 10 })
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -83,6 +120,13 @@ export default fp<EnvPluginOptions>(
     if (REDIS_URL?.startsWith('redis+cluster://') && !/\{[^}]+\}/.test(REDIS_KEY_PREFIX)) {
       // The Lua scripts touch several keys; on a cluster they must share a slot (CROSSSLOT otherwise).
       throw new Error('env/REDIS_KEY_PREFIX must contain a {hash-tag}, e.g. {signaling}:, with a redis+cluster:// REDIS_URL')
+    }
+    const { AUTH_JWT_SECRET, AUTH_JWKS_URL, TURN_URLS, TURN_SECRET } = fastify.config
+    if (AUTH_JWT_SECRET && AUTH_JWKS_URL) {
+      throw new Error('env/AUTH_JWT_SECRET and env/AUTH_JWKS_URL are exclusive: set one')
+    }
+    if (TURN_URLS.trim() !== '' && !TURN_SECRET) {
+      throw new Error('env/TURN_SECRET is required with env/TURN_URLS (TURN REST credentials)')
     }
     // The logger is created before the config is read; apply the configured level now.
     fastify.log.level = fastify.config.LOG_LEVEL

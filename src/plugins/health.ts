@@ -39,7 +39,8 @@ export default fp(
     fastify.decorate('readiness', readiness)
 
     // Probes arrive every few seconds; logging each one would drown everything else.
-    fastify.get('/health', { logLevel: 'warn' }, async () => ({ status: 'ok' }))
+    // A process under pressure is still alive: /health must not make the orchestrator kill it.
+    fastify.get('/health', { logLevel: 'warn', config: { pressureHandler: () => undefined } }, async () => ({ status: 'ok' }))
     fastify.get('/ready', { logLevel: 'warn' }, async (_request, reply) => {
       const failing = readiness.failing()
       if (failing.length === 0) return { status: 'ready' }

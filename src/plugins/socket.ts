@@ -128,6 +128,7 @@ export default fp(
     const { config } = fastify
     const router = createEventRouter({
       log: fastify.log,
+      observe: fastify.metrics.observeEvent,
       rateLimit: {
         burst: config.RATE_LIMIT_BURST,
         perSecond: config.RATE_LIMIT_PER_SECOND,
@@ -148,7 +149,11 @@ export default fp(
       // session in Redis, so it may come back through any instance). Every broadcast then carries
       // its offset as an extra trailing argument, which clients reading the first one ignore.
       connectionStateRecovery: graceMs > 0 ? { maxDisconnectionDuration: graceMs, skipMiddlewares: true } : undefined,
-      allowRequest: (_request, callback) => callback(closing ? 'shutting down' : null, !closing),
+      allowRequest: (request, callback) => {
+        const refusal = closing ? 'shutting down' : fastify.admission.refuse(request)
+        if (refusal !== undefined) fastify.log.debug({ refusal }, 'handshake refused')
+        callback(refusal ?? null, refusal === undefined)
+      },
       maxHttpBufferSize: config.MAX_MESSAGE_BYTES,
       // @fastify/cors never sees Socket.IO's requests, so they get the same origins here.
       cors: { origin: parseCorsOrigins(config.CORS_ORIGINS), methods: ['GET', 'POST'] },
@@ -178,6 +183,7 @@ export default fp(
 
     fastify.io.on('connection', (socket) => {
       router.attach(socket)
+      fastify.admission.track(socket.request, (listener) => socket.once('disconnect', listener))
       fastify.log.debug({ socketId: socket.id }, 'socket connected')
       socket.on('disconnect', (reason) => {
         fastify.log.debug({ socketId: socket.id, reason }, 'socket disconnected')
@@ -199,5 +205,5 @@ export default fp(
       await backend.close()
     })
   },
-  { name: 'socket', dependencies: ['env', 'health'] }
+  { name: 'socket', dependencies: ['env', 'health', 'admission', 'metrics'] }
 )

@@ -1,0 +1,76 @@
+import fp from 'fastify-plugin'
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import { USERNAME_MAX_LENGTH } from '../protocol.js'
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\p{Cc}\u2028\u2029]/gu
+
+/** A display name from a token's `name` claim (else `sub`), cut to what a username may be. */
+export function usernameFromClaims(claims: JWTPayload): string | undefined {
+  const raw = typeof claims.name === 'string' && claims.name.trim() !== '' ? claims.name : claims.sub
+  if (typeof raw !== 'string') return undefined
+  const cleaned = [...raw.replace(CONTROL_CHARACTERS, '').trim()].slice(0, USERNAME_MAX_LENGTH).join('')
+  return cleaned === '' ? undefined : cleaned
+}
+
+/** Why a handshake was refused, in words a developer wiring up a frontend can act on. */
+function refusal(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'Authentication failed: the token has expired.'
+  if (error instanceof errors.JWTClaimValidationFailed) return `Authentication failed: the token's "${error.claim}" claim is not accepted.`
+  if (error instanceof errors.JWKSNoMatchingKey) return 'Authentication failed: the token was signed with an unknown key.'
+  return 'Authentication failed: the token is not valid.'
+}
+
+/**
+ * Sign-in (off unless AUTH_JWT_SECRET or AUTH_JWKS_URL is set): every Socket.IO handshake must carry
+ * `auth: { token }`, a valid unexpired JWT; otherwise the client gets `connect_error` with a clear
+ * message and no socket is created. The token's name becomes the username, for good.
+ */
+export default fp(
+  async function authPlugin(fastify) {
+    const { AUTH_JWT_SECRET, AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_COOLDOWN_MS } = fastify.config
+    let key: Uint8Array | JWTVerifyGetKey
+    let algorithms: string[] | undefined
+    if (AUTH_JWT_SECRET) {
+      key = new TextEncoder().encode(AUTH_JWT_SECRET)
+      algorithms = ['HS256']
+    } else if (AUTH_JWKS_URL) {
+      // Caches the key set and refetches it when a token names a key id it has not seen (rotation).
+      key = createRemoteJWKSet(new URL(AUTH_JWKS_URL), { cooldownDuration: AUTH_JWKS_COOLDOWN_MS })
+    } else {
+      return
+    }
+    const options = {
+      algorithms,
+      issuer: AUTH_ISSUER || undefined,
+      audience: AUTH_AUDIENCE || undefined,
+      requiredClaims: ['exp']
+    }
+
+    fastify.io.use((socket, next) => {
+      const token: unknown = socket.handshake.auth?.token
+      if (typeof token !== 'string' || token === '') {
+        next(new Error('Authentication required: connect with auth: { token }.'))
+        return
+      }
+      const verify = typeof key === 'function' ? jwtVerify(token, key, options) : jwtVerify(token, key, options)
+      verify.then(
+        ({ payload }) => {
+          const username = usernameFromClaims(payload)
+          if (username === undefined) {
+            next(new Error('Authentication failed: the token has no name or sub claim.'))
+            return
+          }
+          socket.data.verified = true
+          socket.data.username = username
+          next()
+        },
+        (error: unknown) => {
+          fastify.log.debug({ err: error }, 'handshake refused: token not accepted')
+          next(new Error(refusal(error)))
+        }
+      )
+    })
+  },
+  { name: 'auth', dependencies: ['env', 'socket'] }
+)

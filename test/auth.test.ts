@@ -1,0 +1,80 @@
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import t, { type Test } from 'tap'
+import { buildServer, connectClient, createRoom, request } from './helper.js'
+
+const SECRET = 'a-test-secret-that-is-long-enough-for-hs256'
+const secretKey = new TextEncoder().encode(SECRET)
+
+function hs256(claims: Record<string, unknown>, { expiresIn = '5m', key = secretKey } = {}): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(expiresIn).sign(key)
+}
+
+async function refusal(url: string, t: Test, auth?: Record<string, unknown>): Promise<string> {
+  try {
+    await connectClient(t, url, { auth })
+    return 'connected'
+  } catch (error) {
+    return (error as Error).message
+  }
+}
+
+
+t.test('with AUTH_JWT_SECRET a handshake needs a valid, unexpired token', async (t) => {
+  const { url } = await buildServer(t, { AUTH_JWT_SECRET: SECRET, AUTH_AUDIENCE: 'video-app' })
+  t.match(await refusal(url, t), /Authentication required/)
+  t.match(await refusal(url, t, { token: 'not-a-jwt' }), /not valid/)
+  t.match(await refusal(url, t, { token: await hs256({ sub: 'u1', aud: 'video-app' }, { expiresIn: '-1m' }) }), /expired/)
+  const forged = await hs256({ sub: 'u1', aud: 'video-app' }, { key: new TextEncoder().encode('x'.repeat(48)) })
+  t.match(await refusal(url, t, { token: forged }), /not valid/, 'wrong signature')
+  t.match(await refusal(url, t, { token: await hs256({ sub: 'u1', aud: 'other-app' }) }), /"aud" claim/, 'wrong audience')
+  const noExpiry = await new SignJWT({ sub: 'u1', aud: 'video-app' }).setProtectedHeader({ alg: 'HS256' }).sign(secretKey)
+  t.match(await refusal(url, t, { token: noExpiry }), /"exp" claim/, 'a token must expire')
+  t.equal(await refusal(url, t, { token: await hs256({ sub: 'u1', aud: 'video-app' }) }), 'connected')
+})
+
+t.test('the token names the user, and register-username cannot override it', async (t) => {
+  const { url } = await buildServer(t, { AUTH_JWT_SECRET: SECRET })
+  const alice = await connectClient(t, url, { auth: { token: await hs256({ sub: 'u-1', name: '  Alice Liddell ' }) } })
+  t.same(await request(alice, 'register-username', 'mallory'), { ok: true, username: 'Alice Liddell' },
+    'the ack shows the name in effect')
+  t.match(await request(alice, 'create-room', { username: 'mallory' }), { ok: true, users: [{ username: 'Alice Liddell' }] })
+  const bob = await connectClient(t, url, { auth: { token: await hs256({ sub: 'bob-sub-id' }) } })
+  await createRoom(bob, 'ignored')
+  t.match(await request(bob, 'user-list'), { users: [{ username: 'bob-sub-id' }] }, 'sub when there is no name')
+})
+
+t.test('with AUTH_JWKS_URL keys come from the JWKS, and a rotated key is picked up', async (t) => {
+  const first = await generateKeyPair('RS256')
+  const second = await generateKeyPair('RS256')
+  type Key = (typeof first)['privateKey']
+  const jwk = async (key: Key, kid: string): Promise<JWK> => ({ ...(await exportJWK(key)), kid, alg: 'RS256', use: 'sig' })
+  let keys: JWK[] = [await jwk(first.publicKey, 'first')]
+  const jwks = createServer((_request, response) => {
+    response.setHeader('content-type', 'application/json')
+    response.end(JSON.stringify({ keys }))
+  }).listen(0, '127.0.0.1')
+  await once(jwks, 'listening')
+  t.teardown(() => jwks.close())
+  const jwksUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/.well-known/jwks.json`
+  const { url } = await buildServer(t, {
+    AUTH_JWKS_URL: jwksUrl,
+    AUTH_ISSUER: 'https://issuer.example',
+    AUTH_JWKS_COOLDOWN_MS: '0'
+  })
+  const sign = (key: Key, kid: string, issuer = 'https://issuer.example') =>
+    new SignJWT({ name: 'Carol' })
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setIssuer(issuer)
+      .setSubject('carol')
+      .setExpirationTime('5m')
+      .sign(key)
+
+  t.equal(await refusal(url, t, { token: await sign(first.privateKey, 'first') }), 'connected')
+  t.match(await refusal(url, t, { token: await sign(second.privateKey, 'second') }), /unknown key/, 'not yet served')
+  t.match(await refusal(url, t, { token: await sign(first.privateKey, 'first', 'https://evil.example') }), /"iss" claim/)
+
+  keys = [...keys, await jwk(second.publicKey, 'second')]
+  t.equal(await refusal(url, t, { token: await sign(second.privateKey, 'second') }), 'connected', 'the rotated key works')
+})
