@@ -8,6 +8,7 @@ import userListEvents from './events/user-list.js'
 import admissionPlugin from './plugins/admission.js'
 import authPlugin from './plugins/auth.js'
 import corsPlugin from './plugins/cors.js'
+import demoPagePlugin from './plugins/demo-page.js'
 import envPlugin, { type EnvPluginOptions } from './plugins/env.js'
 import healthPlugin from './plugins/health.js'
 import icePlugin from './plugins/ice.js'
@@ -22,7 +23,13 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(envPlugin, opts)
   await fastify.register(corsPlugin)
   // Security headers for the HTTP routes (Socket.IO's own responses never pass through Fastify).
-  await fastify.register(helmet)
+  // The demo page connects to its Socket.IO server, which may be another origin; no HTTPS upgrade
+  // is forced, since TLS is the load balancer's business.
+  await fastify.register(helmet, {
+    contentSecurityPolicy: {
+      directives: { 'connect-src': ["'self'", 'ws:', 'wss:'], 'upgrade-insecure-requests': null }
+    }
+  })
   await fastify.register(pressurePlugin)
   await fastify.register(healthPlugin)
   await fastify.register(metricsPlugin)
@@ -30,6 +37,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(admissionPlugin)
   await fastify.register(socketPlugin)
   await fastify.register(authPlugin)
+  await fastify.register(demoPagePlugin)
 
   // Fastify's own 404 logs the whole URL, query string included; a room id may be in it.
   fastify.setNotFoundHandler((_request, reply) => {

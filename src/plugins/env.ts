@@ -13,6 +13,8 @@ export const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
   LOG_LEVEL: Type.Unsafe<LogLevel>({ type: 'string', enum: LOG_LEVELS, default: 'info' }),
+  /** Serve the reference video-call page at `/`. */
+  DEMO_PAGE: Type.Boolean({ default: true }),
   /** Comma-separated origins allowed to call HTTP routes and Socket.IO; `*` allows any. */
   CORS_ORIGINS: Type.String({ default: '*' }),
   MAX_USERS_PER_ROOM: Type.Integer({ minimum: 2, maximum: 16, default: 4 }),

@@ -1,0 +1,183 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/**
+ * Real browsers, real WebRTC: headless Chromium (Debian's, driven by playwright-core) with fake
+ * cameras sets up four-way calls through the demo page, clicking as a person would.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import { createRequire } from 'node:module'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import t, { type Test } from 'tap'
+import { buildServer } from './helper.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const SCREENSHOT_DIR = new URL('../test-results/', import.meta.url)
+const ROOT = new URL('../', import.meta.url)
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
+
+async function launch(t: Test): Promise<Browser | undefined> {
+  if (!existsSync(CHROMIUM)) {
+    const message = `${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`
+    if (process.env.CI === 'true') t.fail(message)
+    else t.pass(message, { skip: message })
+    return undefined
+  }
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+      // Four pages share one machine; background tabs must not be throttled.
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows'
+    ]
+  })
+  t.teardown(() => browser.close())
+  return browser
+}
+
+/** A participant in its own browser context, as a separate person would be. */
+async function open(browser: Browser, url: string, { bypassCSP = false } = {}): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, bypassCSP })
+  const page = await context.newPage()
+  page.on('pageerror', (error) => console.error('page error:', error.message))
+  await page.goto(url)
+  return page
+}
+
+async function enter(page: Page, name: string): Promise<void> {
+  await page.getByLabel('Your name').fill(name)
+  await page.locator('#enter').click()
+}
+
+/** Resolves once `count` remote videos have a picture and their frames keep advancing. */
+async function playingRemotes(page: Page, count: number): Promise<void> {
+  await page.waitForFunction(
+    async (expected) => {
+      const videos = [...document.querySelectorAll<HTMLVideoElement>('.tile:not([data-peer-id="local"]) video')]
+      if (videos.length !== expected || videos.some((v) => v.videoWidth === 0)) return false
+      const before = videos.map((v) => v.getVideoPlaybackQuality().totalVideoFrames)
+      await new Promise((resolve) => setTimeout(resolve, 400))
+      return videos.every((v, i) => v.getVideoPlaybackQuality().totalVideoFrames > before[i]!)
+    },
+    count,
+    { timeout: 60_000, polling: 500 }
+  )
+}
+
+async function fourWayCall(t: Test, browser: Browser, url: string, query = ''): Promise<Page[]> {
+  const first = await open(browser, `${url}/${query}`)
+  await enter(first, 'Ada')
+  await first.locator('#call').waitFor({ state: 'visible' })
+  const link = await first.locator('#room-link').getAttribute('href')
+  t.match(link, /[?&]room=[a-z]{3}-[a-z]{4}-[a-z]{3}/, 'the page offers a link to the room')
+  const pages = [first]
+  for (const name of ['Grace', 'Edsger', 'Barbara']) {
+    const page = await open(browser, link!)
+    t.equal(await page.getByLabel('Room code').inputValue(), new URL(link!).searchParams.get('room'), 'the link fills in the room')
+    await enter(page, name)
+    pages.push(page)
+  }
+  await Promise.all(pages.map((page) => playingRemotes(page, 3)))
+  t.pass('every page plays the three other cameras')
+  return pages
+}
+
+for (const [label, query] of [['default transports (polling, then upgrade)', ''], ['WebSocket only', '?transports=websocket']] as const) {
+  t.test(`four people in one call through the UI, ${label}`, async (t) => {
+    const browser = await launch(t)
+    if (!browser) return
+    const { url } = await buildServer(t)
+    const pages = await fourWayCall(t, browser, url, query)
+    const [ada, grace, edsger, barbara] = pages as [Page, Page, Page, Page]
+
+    if (query === '') {
+      mkdirSync(SCREENSHOT_DIR, { recursive: true })
+      await ada.screenshot({ path: new URL('four-way-call.png', SCREENSHOT_DIR).pathname, fullPage: true })
+    }
+
+    const fifth = await open(browser, (await ada.locator('#room-link').getAttribute('href'))!)
+    await enter(fifth, 'Alan')
+    await t.resolves(fifth.getByRole('alert').filter({ hasText: 'Room is full.' }).waitFor(), 'a fifth sees "Room is full."')
+
+    await ada.getByRole('button', { name: 'Camera on' }).click()
+    for (const page of [grace, edsger, barbara]) {
+      await page.locator('.tile', { hasText: 'Ada' }).filter({ hasText: 'Camera off' }).waitFor()
+    }
+    t.pass('turning a camera off shows on the other pages')
+
+    await barbara.getByRole('button', { name: 'Leave' }).click()
+    for (const page of [ada, grace, edsger]) {
+      await page.locator('.tile', { hasText: 'Barbara' }).waitFor({ state: 'detached' })
+      t.equal(await page.locator('.tile').count(), 3, 'the leaver\'s tile is gone')
+    }
+  })
+}
+
+t.test('the page works from another origin, against the server cross-origin', async (t) => {
+  const browser = await launch(t)
+  if (!browser) return
+  // A second origin serving the same built page: what a frontend hosted elsewhere is.
+  const files: Record<string, [string, string]> = {
+    '/': ['public/index.html', 'text/html'],
+    '/demo.css': ['public/demo.css', 'text/css'],
+    '/demo.js': ['dist/public/demo.js', 'text/javascript']
+  }
+  const site = createServer((request, response) => {
+    const file = files[new URL(request.url ?? '/', 'http://x').pathname]
+    if (!file) return void response.writeHead(404).end()
+    response.writeHead(200, { 'content-type': file[1] }).end(readFileSync(new URL(file[0], ROOT)))
+  }).listen(0, '127.0.0.1')
+  await once(site, 'listening')
+  t.teardown(() => site.close())
+  const siteOrigin = `http://localhost:${(site.address() as { port: number }).port}`
+  const { url } = await buildServer(t, { CORS_ORIGINS: siteOrigin })
+
+  const ada = await open(browser, `${siteOrigin}/?server=${encodeURIComponent(url)}`)
+  await enter(ada, 'Ada')
+  await ada.locator('#call').waitFor({ state: 'visible' })
+  const link = (await ada.locator('#room-link').getAttribute('href'))!
+  t.ok(link.startsWith(siteOrigin), 'the invitation points at the page\'s own origin')
+  const grace = await open(browser, link)
+  await enter(grace, 'Grace')
+  await Promise.all([playingRemotes(ada, 1), playingRemotes(grace, 1)])
+  t.pass('a call between two pages of another origin')
+})
+
+t.test('accessibility: labelled controls, no serious axe violations, usable by keyboard', async (t) => {
+  const browser = await launch(t)
+  if (!browser) return
+  const { url } = await buildServer(t)
+  // Only so the audit script can be injected; the page itself runs under its real policy elsewhere.
+  const page = await open(browser, url, { bypassCSP: true })
+  const audit = async (): Promise<Array<{ id: string; impact: string }>> => {
+    await page.addScriptTag({ path: AXE })
+    return page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string }>}> } }).axe
+      return (await axe.run()).violations.map(({ id, impact }) => ({ id, impact }))
+    })
+  }
+  const serious = (violations: Array<{ impact: string }>) => violations.filter((v) => ['serious', 'critical'].includes(v.impact))
+  t.same(serious(await audit()), [], 'the lobby')
+
+  // Keyboard only: the name field, then Enter.
+  await page.keyboard.press('Tab')
+  t.equal(await page.evaluate(() => document.activeElement?.id), 'name', 'Tab reaches the name field first')
+  await page.keyboard.type('Ada')
+  await page.keyboard.press('Enter')
+  await page.locator('#call').waitFor({ state: 'visible' })
+  t.same(serious(await audit()), [], 'the call')
+  await page.getByRole('button', { name: 'Microphone on' }).focus()
+  await page.keyboard.press('Enter')
+  t.equal(await page.getByRole('button', { name: 'Microphone off' }).getAttribute('aria-pressed'), 'false', 'toggles by keyboard')
+})
