@@ -62,3 +62,15 @@ t.test('CORS_ORIGINS applies to HTTP routes and to Socket.IO\'s own requests', a
   const client = await connectClient(t, url, { transports: ['polling', 'websocket'] })
   t.ok(client.connected)
 })
+
+t.test('the demo page is served at / unless DEMO_PAGE=false', async (t) => {
+  const on = await buildServer(t)
+  const page = await on.app.inject('/')
+  t.equal(page.statusCode, 200)
+  t.match(page.headers['content-type'], /text\/html/)
+  t.match(page.body, /<label for="name">Your name<\/label>/)
+  t.match(page.headers['content-security-policy'], /script-src 'self'/)
+  t.equal((await on.app.inject('/demo.js')).statusCode, 200, 'the bundle is built and served')
+  const off = await buildServer(t, { DEMO_PAGE: 'false' })
+  t.equal((await off.app.inject('/')).statusCode, 404)
+})

@@ -1,0 +1,62 @@
+/**
+ * The floor: a bare Socket.IO relay speaking the same protocol, with no validation, no room
+ * scoping, no rate limits, no logging and no metrics: what a hand-rolled signaling file costs.
+ */
+import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
+import { Server } from 'socket.io'
+
+type Ack = (result: object) => void
+const server = createServer()
+const io = new Server(server, { serveClient: false, cors: { origin: '*' } })
+const rooms = new Map<string, Map<string, { id: string; username: string; camera: boolean; mic: boolean }>>()
+
+io.on('connection', (socket) => {
+  let username = ''
+  let roomId: string | undefined
+  socket.on('register-username', (name: string | { username: string }, ack?: Ack) => {
+    username = typeof name === 'string' ? name : name.username
+    ack?.({ ok: true, username })
+  })
+  socket.on('create-room', (payload: { username?: string } | Ack, ack?: Ack) => {
+    if (typeof payload === 'function') [ack, payload] = [payload, {}]
+    username = payload.username ?? username
+    roomId = randomBytes(5).toString('hex')
+    const member = { id: socket.id, username, camera: true, mic: true }
+    rooms.set(roomId, new Map([[socket.id, member]]))
+    socket.join(roomId)
+    ack?.({ ok: true, roomId, users: [member] })
+    socket.emit('room-id', roomId)
+  })
+  socket.on('join-room', (payload: { roomId: string; username?: string }, ack?: Ack) => {
+    username = payload.username ?? username
+    const members = rooms.get(payload.roomId)
+    if (!members || members.size >= 4) return ack?.({ ok: false, error: { code: 'ROOM_FULL', message: 'Room is full.' } })
+    const member = { id: socket.id, username, camera: true, mic: true }
+    members.set(socket.id, member)
+    roomId = payload.roomId
+    socket.join(roomId)
+    ack?.({ ok: true, roomId, users: [...members.values()] })
+    socket.to(roomId).emit('user-joined', member)
+  })
+  socket.on('signal', (payload: { to: string; signal: unknown }, ack?: Ack) => {
+    io.to(payload.to).emit('signal', { from: socket.id, signal: payload.signal })
+    ack?.({ ok: true })
+  })
+  socket.on('disconnect', () => {
+    if (!roomId) return
+    const members = rooms.get(roomId)
+    members?.delete(socket.id)
+    if (members?.size === 0) rooms.delete(roomId)
+    io.to(roomId).emit('user-left', socket.id)
+  })
+})
+
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+  const { port } = server.address() as { port: number }
+  console.log(JSON.stringify({ level: 30, msg: `Server listening at http://127.0.0.1:${port}` }))
+})
+process.on('SIGTERM', () => {
+  io.close()
+  process.exit(0)
+})

@@ -1,0 +1,161 @@
+/**
+ * One load-generating thread: its share of the rooms (four sockets each), the join storm, then
+ * paced signals between room members, timing everything with one clock shared by all threads.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { io, type Socket } from 'socket.io-client'
+
+export interface WorkerSetup {
+  /** Members of a room are spread over these instance URLs (one URL: one instance). */
+  urls: string[]
+  rooms: number
+  /** Offset of this worker's rooms, so SDP sizes and names differ between workers. */
+  firstRoom: number
+}
+
+export type WorkerCommand =
+  | { cmd: 'connect' }
+  | { cmd: 'relay'; rate: number; durationMs: number }
+  | { cmd: 'close' }
+
+export interface ConnectReport {
+  joinMs: number[]
+  failedJoins: number
+  seated: number
+}
+
+export interface RelayReport {
+  latencyMs: number[]
+  sent: number
+  failed: number
+  received: number
+}
+
+const ROOM_SIZE = 4
+const CONNECT_CONCURRENCY = 100
+const now = (): number => performance.timeOrigin + performance.now()
+const { urls, rooms, firstRoom } = workerData as WorkerSetup
+
+interface Member {
+  socket: Socket
+  id: string
+}
+const roomMembers: Member[][] = []
+let received = 0
+let latencies: number[] = []
+
+/** SDP-sized (3–6 KB) and ICE-candidate-sized (~250 B) payload bodies, made once. */
+const SDPS = Array.from({ length: 8 }, (_, i) => 'v=0\r\n' + 'a=' + 'x'.repeat(3000 + i * 400) + '\r\n')
+const CANDIDATE = 'candidate:842163049 1 udp 1677729535 198.51.100.7 54400 typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag abcd network-cost 999'.padEnd(230, ' ')
+
+function connect(url: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 30_000 })
+    socket.once('connect', () => resolve(socket))
+    socket.once('connect_error', (err) => {
+      socket.close()
+      reject(err)
+    })
+    socket.on('signal', ({ signal }: { signal: { t: number } }) => {
+      received++
+      latencies.push(now() - signal.t)
+    })
+  })
+}
+
+function ack(socket: Socket, event: string, payload: unknown): Promise<{ ok: boolean; roomId?: string }> {
+  return socket.timeout(30_000).emitWithAck(event, payload).catch(() => ({ ok: false }))
+}
+
+async function seatRoom(index: number, report: ConnectReport): Promise<void> {
+  const sockets: Socket[] = []
+  try {
+    for (let i = 0; i < ROOM_SIZE; i++) sockets.push(await connect(urls[i % urls.length]!))
+  } catch {
+    report.failedJoins += ROOM_SIZE - sockets.length
+    for (const socket of sockets) socket.close()
+    return
+  }
+  const [owner, ...others] = sockets as [Socket, ...Socket[]]
+  let started = now()
+  const created = await ack(owner, 'create-room', { username: `owner-${firstRoom + index}` })
+  report.joinMs.push(now() - started)
+  if (!created.ok) {
+    report.failedJoins += ROOM_SIZE
+    return
+  }
+  const members: Member[] = [{ socket: owner, id: owner.id! }]
+  await Promise.all(
+    others.map(async (socket, i) => {
+      started = now()
+      const joined = await ack(socket, 'join-room', { roomId: created.roomId, username: `member-${i}` })
+      report.joinMs.push(now() - started)
+      if (joined.ok) members.push({ socket, id: socket.id! })
+      else report.failedJoins++
+    })
+  )
+  report.seated += members.length
+  roomMembers.push(members)
+}
+
+async function connectAll(): Promise<ConnectReport> {
+  const report: ConnectReport = { joinMs: [], failedJoins: 0, seated: 0 }
+  let next = 0
+  const lanes = Array.from({ length: Math.min(CONNECT_CONCURRENCY, rooms) }, async () => {
+    while (next < rooms) await seatRoom(next++, report)
+  })
+  await Promise.all(lanes)
+  return report
+}
+
+async function relay(rate: number, durationMs: number): Promise<RelayReport> {
+  latencies = []
+  received = 0
+  const report: RelayReport = { latencyMs: [], sent: 0, failed: 0, received: 0 }
+  const usable = roomMembers.filter((members) => members.length >= 2)
+  if (usable.length === 0) return report
+  const TICK_MS = 10
+  const perTick = (rate * TICK_MS) / 1000
+  let budget = 0
+  let cursor = 0
+  let count = 0
+  const pending: Array<Promise<void>> = []
+  const end = now() + durationMs
+  while (now() < end) {
+    const tickStart = now()
+    budget += perTick
+    for (; budget >= 1; budget--) {
+      const members = usable[cursor++ % usable.length]!
+      const from = members[count % members.length]!
+      const to = members[(count + 1) % members.length]!
+      // Call set-up: one SDP for every ten ICE candidates.
+      const signal = count % 11 === 0
+        ? { type: count % 22 === 0 ? 'offer' : 'answer', sdp: SDPS[count % SDPS.length], t: now() }
+        : { type: 'candidate', candidate: { candidate: CANDIDATE, sdpMid: '0', sdpMLineIndex: 0 }, t: now() }
+      count++
+      report.sent++
+      pending.push(
+        ack(from.socket, 'signal', { to: to.id, signal }).then((result) => {
+          if (!result.ok) report.failed++
+        })
+      )
+    }
+    const spent = now() - tickStart
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, TICK_MS - spent)))
+  }
+  await Promise.all(pending)
+  // Let the last relayed signals land.
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  report.latencyMs = latencies
+  report.received = received
+  return report
+}
+
+parentPort!.on('message', (command: WorkerCommand) => {
+  if (command.cmd === 'connect') connectAll().then((report) => parentPort!.postMessage(report))
+  else if (command.cmd === 'relay') relay(command.rate, command.durationMs).then((report) => parentPort!.postMessage(report))
+  else {
+    for (const members of roomMembers) for (const { socket } of members) socket.close()
+    parentPort!.postMessage({ closed: true })
+  }
+})

@@ -1,0 +1,305 @@
+/**
+ * `npm run bench`: one load profile against this server and, in the same run, against a bare
+ * Socket.IO relay of the same protocol (the floor), printed side by side.
+ *
+ *   --sockets N      sockets, in rooms of four (default 10000)
+ *   --rates a,b,c    signals per second for the relay phases (default 1000,2500,5000,7500)
+ *   --duration S     seconds per relay phase (default 10)
+ *   --workers W      load-generating threads (default 2)
+ *   --url URL        measure a server already running there (no floor, no CPU/RSS figures)
+ *   --json FILE      write the results as JSON;  --svg FILE  write the latency chart
+ *   --only ours|floor
+ * With REDIS_URL set it also runs the profile across two instances sharing that Redis and
+ * reports the cross-instance relay latency.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { createInterface } from 'node:readline'
+import { parseArgs } from 'node:util'
+import { Worker } from 'node:worker_threads'
+import type { ConnectReport, RelayReport, WorkerCommand, WorkerSetup } from './load-worker.js'
+
+const { values: args } = parseArgs({
+  options: {
+    sockets: { type: 'string', default: '10000' },
+    rates: { type: 'string', default: '1000,2500,5000,7500' },
+    duration: { type: 'string', default: '10' },
+    workers: { type: 'string', default: '2' },
+    url: { type: 'string' },
+    json: { type: 'string' },
+    svg: { type: 'string' },
+    only: { type: 'string' }
+  }
+})
+const SOCKETS = Number(args.sockets)
+const RATES = args.rates!.split(',').map(Number)
+const DURATION_MS = Number(args.duration) * 1000
+const WORKERS = Number(args.workers)
+const CLOCK_TICKS_PER_SECOND = 100 // Linux USER_HZ
+
+const ROOT = new URL('../../', import.meta.url)
+const SERVERS = {
+  ours: new URL('dist/server.js', ROOT).pathname,
+  floor: new URL('dist-bench/bench/bare-server.js', ROOT).pathname
+}
+
+interface Running {
+  url: string
+  child?: ChildProcess
+}
+
+function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [SERVERS[kind]], {
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
+      if (match) resolve({ url: match[1]!, child })
+    })
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)))
+  })
+}
+
+async function stop(running: Running): Promise<void> {
+  if (!running.child || running.child.exitCode !== null) return
+  const exited = new Promise((resolve) => running.child!.once('exit', resolve))
+  running.child.kill('SIGKILL')
+  await exited
+}
+
+/** CPU time (user + system) the process has used, in microseconds, from /proc. */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND
+}
+
+function rssBytes(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!
+  return Number(line.split(/\s+/)[1]) * 1024
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN
+  const sorted = Float64Array.from(values).sort()
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+class Load {
+  private readonly workers: Worker[] = []
+
+  constructor(urls: string[], sockets: number) {
+    const rooms = Math.floor(sockets / 4)
+    let first = 0
+    for (let w = 0; w < WORKERS; w++) {
+      const share = Math.floor(rooms / WORKERS) + (w < rooms % WORKERS ? 1 : 0)
+      const setup: WorkerSetup = { urls, rooms: share, firstRoom: first }
+      first += share
+      this.workers.push(new Worker(new URL('./load-worker.js', import.meta.url), { workerData: setup }))
+    }
+  }
+
+  private ask<T>(command: WorkerCommand): Promise<T[]> {
+    return Promise.all(
+      this.workers.map(
+        (worker) =>
+          new Promise<T>((resolve) => {
+            worker.once('message', resolve)
+            worker.postMessage(command)
+          })
+      )
+    )
+  }
+
+  async connect(): Promise<ConnectReport> {
+    const reports = await this.ask<ConnectReport>({ cmd: 'connect' })
+    return {
+      joinMs: reports.flatMap((r) => r.joinMs),
+      failedJoins: reports.reduce((sum, r) => sum + r.failedJoins, 0),
+      seated: reports.reduce((sum, r) => sum + r.seated, 0)
+    }
+  }
+
+  async relay(rate: number): Promise<RelayReport> {
+    const reports = await this.ask<RelayReport>({ cmd: 'relay', rate: rate / WORKERS, durationMs: DURATION_MS })
+    return {
+      latencyMs: reports.flatMap((r) => r.latencyMs),
+      sent: reports.reduce((sum, r) => sum + r.sent, 0),
+      failed: reports.reduce((sum, r) => sum + r.failed, 0),
+      received: reports.reduce((sum, r) => sum + r.received, 0)
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.ask({ cmd: 'close' })
+    await Promise.all(this.workers.map((worker) => worker.terminate()))
+  }
+}
+
+interface RatePoint {
+  rate: number
+  relayP50: number
+  relayP99: number
+  sent: number
+  lost: number
+  failed: number
+  cpuMicrosPerSignal?: number
+}
+
+interface ScenarioResult {
+  name: string
+  sockets: number
+  seated: number
+  failedJoins: number
+  joinP50: number
+  joinP99: number
+  rssPerSocketBytes?: number
+  rates: RatePoint[]
+}
+
+async function scenario(name: string, urls: string[], pid?: number): Promise<ScenarioResult> {
+  const rssBefore = pid ? rssBytes(pid) : 0
+  const load = new Load(urls, SOCKETS)
+  const joined = await load.connect()
+  const rssAfter = pid ? rssBytes(pid) : 0
+  const result: ScenarioResult = {
+    name,
+    sockets: SOCKETS,
+    seated: joined.seated,
+    failedJoins: joined.failedJoins,
+    joinP50: percentile(joined.joinMs, 50),
+    joinP99: percentile(joined.joinMs, 99),
+    rssPerSocketBytes: pid ? (rssAfter - rssBefore) / Math.max(1, joined.seated) : undefined,
+    rates: []
+  }
+  console.error(`${name}: ${joined.seated}/${SOCKETS} seated, ${joined.failedJoins} failed joins`)
+  for (const rate of RATES) {
+    const cpuBefore = pid ? cpuMicros(pid) : 0
+    const relayed = await load.relay(rate)
+    const cpuAfter = pid ? cpuMicros(pid) : 0
+    const point: RatePoint = {
+      rate,
+      relayP50: percentile(relayed.latencyMs, 50),
+      relayP99: percentile(relayed.latencyMs, 99),
+      sent: relayed.sent,
+      failed: relayed.failed,
+      lost: relayed.sent - relayed.failed - relayed.received,
+      cpuMicrosPerSignal: pid ? (cpuAfter - cpuBefore) / Math.max(1, relayed.received) : undefined
+    }
+    result.rates.push(point)
+    console.error(`${name} @ ${rate}/s: p50 ${point.relayP50.toFixed(2)} ms, p99 ${point.relayP99.toFixed(2)} ms, lost ${point.lost}, failed ${point.failed}`)
+  }
+  await load.close()
+  return result
+}
+
+async function measure(kind: keyof typeof SERVERS): Promise<ScenarioResult> {
+  const server = await start(kind)
+  try {
+    return await scenario(kind, [server.url], server.child!.pid)
+  } finally {
+    await stop(server)
+  }
+}
+
+async function crossInstance(redisUrl: string): Promise<ScenarioResult> {
+  const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `signaling-bench:${process.pid}:` }
+  const [a, b] = [await start('ours', env), await start('ours', env)]
+  try {
+    return await scenario('ours, two instances (Redis)', [a.url, b.url])
+  } finally {
+    await Promise.all([stop(a), stop(b)])
+  }
+}
+
+function svgChart(results: ScenarioResult[]): string {
+  const width = 640
+  const height = 360
+  const pad = { left: 56, right: 160, top: 24, bottom: 44 }
+  const maxRate = Math.max(...RATES)
+  const maxLatency = Math.max(1, ...results.flatMap((r) => r.rates.map((p) => p.relayP99))) * 1.1
+  const x = (rate: number): number => pad.left + (rate / maxRate) * (width - pad.left - pad.right)
+  const y = (ms: number): number => height - pad.bottom - (ms / maxLatency) * (height - pad.top - pad.bottom)
+  const colors = ['#0b57d0', '#b3261e', '#1e8e3e', '#8430ce']
+  const lines = results.flatMap((result, i) =>
+    (['relayP50', 'relayP99'] as const).map((key) => {
+      const points = result.rates.map((p) => `${x(p.rate).toFixed(1)},${y(p[key]).toFixed(1)}`).join(' ')
+      const dash = key === 'relayP50' ? '' : ' stroke-dasharray="5 4"'
+      return `<polyline fill="none" stroke="${colors[i % colors.length]}" stroke-width="2"${dash} points="${points}"/>`
+    })
+  )
+  const legend = results.map(
+    (result, i) =>
+      `<text x="${width - pad.right + 10}" y="${pad.top + 16 + i * 36}" fill="${colors[i % colors.length]}" font-size="12">${result.name}</text>` +
+      `<text x="${width - pad.right + 10}" y="${pad.top + 30 + i * 36}" fill="#4a5360" font-size="11">solid p50, dashed p99</text>`
+  )
+  const ticks = RATES.map(
+    (rate) => `<text x="${x(rate)}" y="${height - pad.bottom + 16}" text-anchor="middle" font-size="11">${rate}</text>`
+  )
+  const yTicks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
+    const ms = f * maxLatency
+    return `<text x="${pad.left - 6}" y="${y(ms) + 4}" text-anchor="end" font-size="11">${ms.toFixed(1)}</text>` +
+      `<line x1="${pad.left}" x2="${width - pad.right}" y1="${y(ms)}" y2="${y(ms)}" stroke="#e3e6ea"/>`
+  })
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif">
+<rect width="100%" height="100%" fill="#fff"/>
+${yTicks.join('\n')}
+<line x1="${pad.left}" x2="${pad.left}" y1="${pad.top}" y2="${height - pad.bottom}" stroke="#1b1f24"/>
+<line x1="${pad.left}" x2="${width - pad.right}" y1="${height - pad.bottom}" y2="${height - pad.bottom}" stroke="#1b1f24"/>
+${ticks.join('\n')}
+<text x="${(pad.left + width - pad.right) / 2}" y="${height - 8}" text-anchor="middle" font-size="12">signals relayed per second (${SOCKETS} sockets connected)</text>
+<text x="14" y="${height / 2}" transform="rotate(-90 14 ${height / 2})" text-anchor="middle" font-size="12">relay latency, ms</text>
+${lines.join('\n')}
+${legend.join('\n')}
+</svg>
+`
+}
+
+function ratio(ours?: number, floor?: number): string {
+  return ours === undefined || floor === undefined || !Number.isFinite(ours) || !floor ? '' : `${(ours / floor).toFixed(2)}×`
+}
+
+async function main(): Promise<void> {
+  console.error(`bench: ${SOCKETS} sockets, rates ${RATES.join(', ')}/s for ${DURATION_MS / 1000} s each, ${WORKERS} load threads, ${cpus().length} cores`)
+  const results: ScenarioResult[] = []
+  if (args.url) {
+    results.push(await scenario(args.url, [args.url]))
+  } else {
+    if (args.only !== 'floor') results.push(await measure('ours'))
+    if (args.only !== 'ours') results.push(await measure('floor'))
+    if (process.env.REDIS_URL && !args.only) results.push(await crossInstance(process.env.REDIS_URL))
+  }
+
+  const [ours, floor] = [results.find((r) => r.name === 'ours'), results.find((r) => r.name === 'floor')]
+  const rows: string[][] = [['metric', ...results.map((r) => r.name), 'ours / floor']]
+  const add = (label: string, pick: (r: ScenarioResult) => number | undefined, digits = 2) =>
+    rows.push([label, ...results.map((r) => pick(r)?.toFixed(digits) ?? '–'), ratio(ours && pick(ours), floor && pick(floor))])
+  add('seated sockets', (r) => r.seated, 0)
+  add('failed joins', (r) => r.failedJoins, 0)
+  add('largest N with no failed join', (r) => (r.failedJoins === 0 ? r.sockets : undefined), 0)
+  add('join p50 (ms)', (r) => r.joinP50)
+  add('join p99 (ms)', (r) => r.joinP99)
+  add('RSS per socket (KiB)', (r) => (r.rssPerSocketBytes === undefined ? undefined : r.rssPerSocketBytes / 1024), 1)
+  for (const rate of RATES) {
+    const at = (r: ScenarioResult) => r.rates.find((p) => p.rate === rate)
+    add(`relay p50 @ ${rate}/s (ms)`, (r) => at(r)?.relayP50)
+    add(`relay p99 @ ${rate}/s (ms)`, (r) => at(r)?.relayP99)
+    add(`lost + failed @ ${rate}/s`, (r) => (at(r) ? at(r)!.lost + at(r)!.failed : undefined), 0)
+    add(`server CPU µs per signal @ ${rate}/s`, (r) => at(r)?.cpuMicrosPerSignal, 1)
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)))
+  for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join('  '))
+
+  if (args.json) writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), sockets: SOCKETS, rates: RATES, durationMs: DURATION_MS, results }, null, 2) + '\n')
+  if (args.svg) writeFileSync(args.svg, svgChart(results))
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err)
+    process.exit(1)
+  }
+)
