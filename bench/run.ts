@@ -9,6 +9,7 @@
  *   --url URL        measure a server already running there (no floor, no CPU/RSS figures)
  *   --json FILE      write the results as JSON;  --svg FILE  write the latency chart
  *   --only ours|floor
+ *   --server-env K=V  a setting for our server (repeatable)
  * With REDIS_URL set it also runs the profile across two instances sharing that Redis and
  * reports the cross-instance relay latency.
  */
@@ -29,9 +30,12 @@ const { values: args } = parseArgs({
     url: { type: 'string' },
     json: { type: 'string' },
     svg: { type: 'string' },
-    only: { type: 'string' }
+    only: { type: 'string' },
+    'server-env': { type: 'string', multiple: true, default: [] }
   }
 })
+/** Extra settings for our server, `--server-env RECONNECT_GRACE_MS=0`: to measure what a feature costs. */
+const SERVER_ENV = Object.fromEntries((args['server-env'] as string[]).map((pair) => pair.split('=', 2) as [string, string]))
 const SOCKETS = Number(args.sockets)
 const RATES = args.rates!.split(',').map(Number)
 const DURATION_MS = Number(args.duration) * 1000
@@ -51,7 +55,7 @@ interface Running {
 
 function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Promise<Running> {
   const child = spawn(process.execPath, [SERVERS[kind]], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...(kind === 'ours' ? SERVER_ENV : {}), ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   return new Promise((resolve, reject) => {

@@ -154,8 +154,8 @@ export interface ServerToClientEvents {
   'camera-mic-status': (status: MediaStatus) => void
   'user-list': (users: Member[]) => void
   /**
-   * No payload; sent to every client every RECONNECT_GRACE_MS / 4 so its connection-recovery offset
-   * (the extra trailing argument) stays recent. Nothing to do with it.
+   * No payload; sent to every member of a room once per RECONNECT_GRACE_MS / 4 so its
+   * connection-recovery offset (the extra trailing argument) stays recent. Nothing to do with it.
    */
   keepalive: () => void
   /** Sent only for a failed event that carried no ack callback: the plain human message. */

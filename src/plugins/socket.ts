@@ -12,6 +12,9 @@ import { createRedisRoomStore } from '../rooms/redis-room-store.js'
 import type { RoomStore } from '../rooms/room-store.js'
 import { parseCorsOrigins } from './cors.js'
 
+/** How often a slice of the seated sockets gets its recovery-offset keepalive. */
+const KEEPALIVE_TICK_MS = 100
+
 // A CommonJS build with an `__esModule` default export: from ESM its plugin is `.default`.
 const fastifySocketIO = fastifySocketIOModule.default
 
@@ -193,10 +196,27 @@ export default fp(
     if (graceMs > 0) {
       // Recovery needs the client's last offset to still be in the packet buffer (in memory, kept for
       // one grace window) or the Redis stream. A member of a quiet call may have received nothing
-      // for an hour; one tiny broadcast to everyone every grace/4 keeps every offset recent enough
-      // for a drop of up to 3/4 of the window (in practice the whole window: the in-memory buffer
-      // is pruned only once a minute).
-      const keepalive = setInterval(() => fastify.io.emit('keepalive'), Math.max(250, graceMs / 4))
+      // for an hour, so every seated socket gets a tiny `keepalive` through the adapter once per
+      // grace/4: recent enough for a drop of up to 3/4 of the window (in practice the whole window:
+      // the in-memory buffer is pruned only once a minute). Spread over small ticks: one broadcast to
+      // 10,000 sockets at once stalls the event loop for ~100 ms (measured, docs/performance.md).
+      const windowMs = Math.max(KEEPALIVE_TICK_MS, graceMs / 4)
+      let cursor = fastify.io.of('/').sockets.values()
+      const keepalive = setInterval(() => {
+        const sockets = fastify.io.of('/').sockets
+        const quota = Math.ceil((sockets.size * KEEPALIVE_TICK_MS) / windowMs)
+        const ids: string[] = []
+        for (let visited = 0; visited < quota; visited++) {
+          let next = cursor.next()
+          if (next.done) {
+            cursor = sockets.values()
+            next = cursor.next()
+            if (next.done) break
+          }
+          if (next.value.data.roomId !== undefined) ids.push(next.value.id)
+        }
+        if (ids.length > 0) fastify.io.to(ids).emit('keepalive')
+      }, KEEPALIVE_TICK_MS)
       keepalive.unref()
       fastify.addHook('preClose', async () => clearInterval(keepalive))
     }
