@@ -10,6 +10,7 @@
  *   --json FILE      write the results as JSON;  --svg FILE  write the latency chart
  *   --only ours|floor
  *   --server-env K=V  a setting for our server (repeatable)
+ *   --from-json FILE  print the table (and --svg) of an earlier run instead of running
  * With REDIS_URL set it also runs the profile across two instances sharing that Redis and
  * reports the cross-instance relay latency.
  */
@@ -31,7 +32,8 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     svg: { type: 'string' },
     only: { type: 'string' },
-    'server-env': { type: 'string', multiple: true, default: [] }
+    'server-env': { type: 'string', multiple: true, default: [] },
+    'from-json': { type: 'string' }
   }
 })
 /** Extra settings for our server, `--server-env RECONNECT_GRACE_MS=0`: to measure what a feature costs. */
@@ -219,13 +221,18 @@ async function crossInstance(redisUrl: string): Promise<ScenarioResult> {
 }
 
 function svgChart(results: ScenarioResult[]): string {
-  const width = 640
-  const height = 360
-  const pad = { left: 56, right: 160, top: 24, bottom: 44 }
-  const maxRate = Math.max(...RATES)
-  const maxLatency = Math.max(1, ...results.flatMap((r) => r.rates.map((p) => p.relayP99))) * 1.1
+  const width = 720
+  const height = 380
+  const pad = { left: 56, right: 230, top: 24, bottom: 44 }
+  const rates = results[0]?.rates.map((p) => p.rate) ?? RATES
+  const maxRate = Math.max(...rates)
+  // Latency on a log scale: p50s sit near 1 ms while saturated p99s reach seconds.
+  const decades = [0.1, 1, 10, 100, 1000, 10000]
+  const top = decades.find((d) => d >= Math.max(1, ...results.flatMap((r) => r.rates.map((p) => p.relayP99)))) ?? 10000
+  const span = Math.log10(top) - Math.log10(0.1)
   const x = (rate: number): number => pad.left + (rate / maxRate) * (width - pad.left - pad.right)
-  const y = (ms: number): number => height - pad.bottom - (ms / maxLatency) * (height - pad.top - pad.bottom)
+  const y = (ms: number): number =>
+    height - pad.bottom - ((Math.log10(Math.max(0.1, ms)) - Math.log10(0.1)) / span) * (height - pad.top - pad.bottom)
   const colors = ['#0b57d0', '#b3261e', '#1e8e3e', '#8430ce']
   const lines = results.flatMap((result, i) =>
     (['relayP50', 'relayP99'] as const).map((key) => {
@@ -239,12 +246,11 @@ function svgChart(results: ScenarioResult[]): string {
       `<text x="${width - pad.right + 10}" y="${pad.top + 16 + i * 36}" fill="${colors[i % colors.length]}" font-size="12">${result.name}</text>` +
       `<text x="${width - pad.right + 10}" y="${pad.top + 30 + i * 36}" fill="#4a5360" font-size="11">solid p50, dashed p99</text>`
   )
-  const ticks = RATES.map(
+  const ticks = rates.map(
     (rate) => `<text x="${x(rate)}" y="${height - pad.bottom + 16}" text-anchor="middle" font-size="11">${rate}</text>`
   )
-  const yTicks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
-    const ms = f * maxLatency
-    return `<text x="${pad.left - 6}" y="${y(ms) + 4}" text-anchor="end" font-size="11">${ms.toFixed(1)}</text>` +
+  const yTicks = decades.filter((ms) => ms <= top).map((ms) => {
+    return `<text x="${pad.left - 6}" y="${y(ms) + 4}" text-anchor="end" font-size="11">${ms}</text>` +
       `<line x1="${pad.left}" x2="${width - pad.right}" y1="${y(ms)}" y2="${y(ms)}" stroke="#e3e6ea"/>`
   })
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="system-ui, sans-serif">
@@ -254,7 +260,7 @@ ${yTicks.join('\n')}
 <line x1="${pad.left}" x2="${width - pad.right}" y1="${height - pad.bottom}" y2="${height - pad.bottom}" stroke="#1b1f24"/>
 ${ticks.join('\n')}
 <text x="${(pad.left + width - pad.right) / 2}" y="${height - 8}" text-anchor="middle" font-size="12">signals relayed per second (${SOCKETS} sockets connected)</text>
-<text x="14" y="${height / 2}" transform="rotate(-90 14 ${height / 2})" text-anchor="middle" font-size="12">relay latency, ms</text>
+<text x="14" y="${height / 2}" transform="rotate(-90 14 ${height / 2})" text-anchor="middle" font-size="12">relay latency, ms (log scale)</text>
 ${lines.join('\n')}
 ${legend.join('\n')}
 </svg>
@@ -266,9 +272,11 @@ function ratio(ours?: number, floor?: number): string {
 }
 
 async function main(): Promise<void> {
-  console.error(`bench: ${SOCKETS} sockets, rates ${RATES.join(', ')}/s for ${DURATION_MS / 1000} s each, ${WORKERS} load threads, ${cpus().length} cores`)
+  if (!args['from-json']) console.error(`bench: ${SOCKETS} sockets, rates ${RATES.join(', ')}/s for ${DURATION_MS / 1000} s each, ${WORKERS} load threads, ${cpus().length} cores`)
   const results: ScenarioResult[] = []
-  if (args.url) {
+  if (args['from-json']) {
+    results.push(...(JSON.parse(readFileSync(args['from-json'], 'utf8')) as { results: ScenarioResult[] }).results)
+  } else if (args.url) {
     results.push(await scenario(args.url, [args.url]))
   } else {
     if (args.only !== 'floor') results.push(await measure('ours'))
@@ -286,7 +294,7 @@ async function main(): Promise<void> {
   add('join p50 (ms)', (r) => r.joinP50)
   add('join p99 (ms)', (r) => r.joinP99)
   add('RSS per socket (KiB)', (r) => (r.rssPerSocketBytes === undefined ? undefined : r.rssPerSocketBytes / 1024), 1)
-  for (const rate of RATES) {
+  for (const rate of results[0]?.rates.map((p) => p.rate) ?? RATES) {
     const at = (r: ScenarioResult) => r.rates.find((p) => p.rate === rate)
     add(`relay p50 @ ${rate}/s (ms)`, (r) => at(r)?.relayP50)
     add(`relay p99 @ ${rate}/s (ms)`, (r) => at(r)?.relayP99)
