@@ -51,7 +51,8 @@ t.test('close() with a grace window drops transports so clients reconnect elsewh
 })
 
 t.test('logs carry no usernames, signal payloads or client addresses', async (t) => {
-  const { connect, logs, url } = await buildServer(t, { LOG_LEVEL: 'debug' })
+  // DEMO_PAGE off so an unknown path reaches the 404 handler (the static files route logs at warn only).
+  const { connect, logs, url } = await buildServer(t, { LOG_LEVEL: 'debug', DEMO_PAGE: 'false' })
   const [alice, bob] = [await connect(), await connect()]
   const roomId = await createRoom(alice, 'alice-private-name')
   await joinRoom(bob, roomId, 'bob-private-name')
