@@ -56,7 +56,10 @@ t.test('with AUTH_JWKS_URL keys come from the JWKS, and a rotated key is picked 
     response.end(JSON.stringify({ keys }))
   }).listen(0, '127.0.0.1')
   await once(jwks, 'listening')
-  t.teardown(() => jwks.close())
+  t.teardown(() => {
+    jwks.closeAllConnections()
+    jwks.close()
+  })
   const jwksUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/.well-known/jwks.json`
   const { url } = await buildServer(t, {
     AUTH_JWKS_URL: jwksUrl,

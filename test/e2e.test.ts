@@ -139,7 +139,11 @@ t.test('the page works from another origin, against the server cross-origin', as
     response.writeHead(200, { 'content-type': file[1] }).end(readFileSync(new URL(file[0], ROOT)))
   }).listen(0, '127.0.0.1')
   await once(site, 'listening')
-  t.teardown(() => site.close())
+  t.teardown(() => {
+    // The browser may still hold keep-alive connections; close() alone would wait for them.
+    site.closeAllConnections()
+    site.close()
+  })
   const siteOrigin = `http://localhost:${(site.address() as { port: number }).port}`
   const { url } = await buildServer(t, { CORS_ORIGINS: siteOrigin })
 

@@ -4,7 +4,9 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import fp from 'fastify-plugin'
 import { Writable } from 'node:stream'
@@ -145,3 +147,22 @@ export function startServerProcess(env: Record<string, string>): { child: ChildP
   return { child, lines, url }
 }
 
+
+/** A TCP port nothing listens on right now, for a server a test starts itself. */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** Polls `check` every 50 ms until it holds; fails after 10 s, naming what it waited for. */
+export async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (await check()) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`gave up waiting for ${what}`)
+}

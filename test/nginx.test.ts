@@ -7,23 +7,14 @@ import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent } from 'node:http'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { buildServer, connectClient, createRoom, joinRoom, nextEvent, request, type Client } from './helper.js'
+import { buildServer, connectClient, createRoom, freePort, joinRoom, nextEvent, request, type Client } from './helper.js'
 import { useRedis } from './redis-helper.js'
 
 const NGINX = '/usr/sbin/nginx'
 const CONFIG = new URL('../deploy/nginx.conf', import.meta.url)
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  return port
-}
 
 t.test('through nginx: sticky long-polling, WebSocket upgrade, one room across two instances', async (t) => {
   if (spawnSync(NGINX, ['-v']).error) {

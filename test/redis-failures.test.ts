@@ -4,12 +4,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { buildServer, collect, connectClient, createRoom, joinRoom, nextEvent, request, startServerProcess, sync } from './helper.js'
+import { buildServer, collect, connectClient, createRoom, freePort, joinRoom, nextEvent, request, startServerProcess, sync, until } from './helper.js'
 import { useRedis } from './redis-helper.js'
 
 t.test('an instance killed with SIGKILL leaves no ghosts: its members are removed and the room told', async (t) => {
@@ -40,30 +39,12 @@ t.test('an instance killed with SIGKILL leaves no ghosts: its members are remove
   t.equal((await redis.client.keys(`${redis.prefix}seats:*`)).length, 1, 'only the survivor still holds seats')
 })
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
 /** A private redis-server we may kill and restart; its AOF keeps the data across the restart. */
 function startRedis(port: number, dir: string): ChildProcess {
   return spawn('redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
     '--appendonly', 'yes', '--appendfsync', 'always'
   ], { stdio: 'ignore' })
-}
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (await check()) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`gave up waiting for ${what}`)
 }
 
 t.test('Redis going away: no crash, /ready 503, UNAVAILABLE, and service resumes by itself', async (t) => {

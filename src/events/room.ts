@@ -5,26 +5,13 @@ import {
   JoinRoomPayload,
   LeaveRoomPayload,
   type Member,
-  RegisterUsernamePayload,
-  USERNAME_MAX_LENGTH
+  RegisterUsernamePayload
 } from '../protocol.js'
 import { normaliseRoomId } from '../rooms/room-id.js'
 import { currentRoom } from './current-room.js'
 import type { EventDefinition, SignalingSocket } from './event-router.js'
 import { SignalingError } from './signaling-error.js'
-
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\p{Cc}\u2028\u2029]/u
-
-/** Trimmed, 1–32 characters (code points), no control characters; else INVALID_USERNAME. */
-export function normaliseUsername(raw: string): string {
-  const username = raw.trim()
-  const length = [...username].length
-  if (length === 0 || length > USERNAME_MAX_LENGTH || CONTROL_CHARACTERS.test(username)) {
-    throw new SignalingError('INVALID_USERNAME')
-  }
-  return username
-}
+import { normaliseUsername } from './username.js'
 
 /**
  * The disconnect reasons Socket.IO keeps a recovery session for (`RECOVERABLE_DISCONNECT_REASONS`

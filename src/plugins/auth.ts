@@ -1,16 +1,11 @@
 import fp from 'fastify-plugin'
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
-import { USERNAME_MAX_LENGTH } from '../protocol.js'
-
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\p{Cc}\u2028\u2029]/gu
+import { usernameFrom } from '../events/username.js'
 
 /** A display name from a token's `name` claim (else `sub`), cut to what a username may be. */
 export function usernameFromClaims(claims: JWTPayload): string | undefined {
   const raw = typeof claims.name === 'string' && claims.name.trim() !== '' ? claims.name : claims.sub
-  if (typeof raw !== 'string') return undefined
-  const cleaned = [...raw.replace(CONTROL_CHARACTERS, '').trim()].slice(0, USERNAME_MAX_LENGTH).join('')
-  return cleaned === '' ? undefined : cleaned
+  return typeof raw === 'string' ? usernameFrom(raw) : undefined
 }
 
 /** Why a handshake was refused, in words a developer wiring up a frontend can act on. */
