@@ -169,6 +169,8 @@ export type InterServerEvents = Record<never, never>
 export interface SocketData {
   /** True when the username came from a verified sign-in token: then it cannot be changed. */
   verified?: boolean
+  /** The token's `sub`: a recovered session may be resumed only by the same user. */
+  subject?: string
   username?: string
   roomId?: string
   camera?: boolean

@@ -1,5 +1,6 @@
+import { Socket as EngineSocket } from 'engine.io-client'
 import t, { type Test } from 'tap'
-import { buildServer, connectClient, createRoom, joinRoom, nextEvent, request } from './helper.js'
+import { buildServer, connectClient, createRoom, joinRoom, nextEvent, request, until } from './helper.js'
 
 async function outcome(t: Test, url: string, options: Parameters<typeof connectClient>[2] = {}): Promise<string> {
   try {
@@ -28,6 +29,29 @@ t.test('MAX_CONNECTIONS_PER_IP caps one address; its seats free up as it disconn
   let again = 'refused'
   for (let i = 0; i < 50 && again === 'refused'; i++) again = await outcome(t, url)
   t.equal(again, 'connected', 'room again once one closed')
+})
+
+t.test('parallel handshakes cannot slip past MAX_CONNECTIONS_PER_IP', async (t) => {
+  const { url } = await buildServer(t, { MAX_CONNECTIONS_PER_IP: '2' })
+  const results = await Promise.all(Array.from({ length: 20 }, () => outcome(t, url)))
+  t.equal(results.filter((r) => r === 'connected').length, 2)
+})
+
+t.test('one socket per connection: more namespace connects on the same transport are refused', async (t) => {
+  const { app, url } = await buildServer(t)
+  // What a hostile client can do below socket.io-client: send CONNECT for `/` again and again.
+  const engine = new EngineSocket(url, { transports: ['websocket'], path: '/socket.io/' })
+  t.teardown(() => {
+    engine.close()
+  })
+  await new Promise((resolve) => engine.once('open', () => resolve(undefined)))
+  const replies: string[] = []
+  engine.on('message', (data) => replies.push(String(data)))
+  for (let i = 0; i < 5; i++) engine.send('0')
+  await until(async () => replies.length >= 5, 'an answer to every CONNECT')
+  t.equal(app.io.of('/').sockets.size, 1, 'one server socket')
+  t.equal(replies.filter((reply) => reply.startsWith('0{')).length, 1, 'one CONNECT accepted')
+  t.equal(replies.filter((reply) => reply.includes('Only one socket per connection.')).length, 4, 'the others refused')
 })
 
 t.test('TRUST_PROXY makes the limits use the forwarded client address', async (t) => {
@@ -70,6 +94,7 @@ t.test('under pressure: HTTP 503 with Retry-After and new handshakes refused; ca
   t.equal(ready.statusCode, 503)
   t.equal(ready.headers['retry-after'], '7')
   t.equal((await app.inject('/health')).statusCode, 200, 'liveness is not shed')
+  t.equal((await app.inject('/metrics')).statusCode, 200, 'nor are metrics, when operators need them most')
   t.equal(await outcome(t, url), 'refused', 'new handshakes are refused')
   const signal = nextEvent(bob, 'signal')
   t.same(await request(alice, 'signal', { to: bob.id, signal: { candidate: 'still' } }), { ok: true })

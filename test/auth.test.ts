@@ -2,7 +2,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import t, { type Test } from 'tap'
-import { buildServer, connectClient, createRoom, request } from './helper.js'
+import { buildServer, connectClient, createRoom, nextEvent, request } from './helper.js'
 
 const SECRET = 'a-test-secret-that-is-long-enough-for-hs256'
 const secretKey = new TextEncoder().encode(SECRET)
@@ -64,12 +64,14 @@ t.test('with AUTH_JWKS_URL keys come from the JWKS, and a rotated key is picked 
   const { url } = await buildServer(t, {
     AUTH_JWKS_URL: jwksUrl,
     AUTH_ISSUER: 'https://issuer.example',
+    AUTH_AUDIENCE: 'video-app',
     AUTH_JWKS_COOLDOWN_MS: '0'
   })
   const sign = (key: Key, kid: string, issuer = 'https://issuer.example') =>
     new SignJWT({ name: 'Carol' })
       .setProtectedHeader({ alg: 'RS256', kid })
       .setIssuer(issuer)
+      .setAudience('video-app')
       .setSubject('carol')
       .setExpirationTime('5m')
       .sign(key)
@@ -80,4 +82,43 @@ t.test('with AUTH_JWKS_URL keys come from the JWKS, and a rotated key is picked 
 
   keys = [...keys, await jwk(second.publicKey, 'second')]
   t.equal(await refusal(url, t, { token: await sign(second.privateKey, 'second') }), 'connected', 'the rotated key works')
+})
+
+t.test('a JWKS needs an issuer and an audience, and https off loopback', async (t) => {
+  await t.rejects(buildServer(t, { AUTH_JWKS_URL: 'https://keys.example/jwks.json' }), { message: /AUTH_ISSUER and env\/AUTH_AUDIENCE are required/ })
+  await t.rejects(
+    buildServer(t, { AUTH_JWKS_URL: 'http://keys.example/jwks.json', AUTH_ISSUER: 'i', AUTH_AUDIENCE: 'a' }),
+    { message: /must be https/ }
+  )
+})
+
+t.test('with sign-in on, a recovered session is checked again: same user only, unexpired token', async (t) => {
+  const { url } = await buildServer(t, { AUTH_JWT_SECRET: SECRET, RECONNECT_GRACE_MS: '5000' })
+  let token = await hs256({ sub: 'alice-1', name: 'Alice' })
+  const alice = await connectClient(t, url, {
+    auth: (callback: (data: object) => void) => callback({ token }),
+    reconnection: true,
+    reconnectionDelay: 20
+  })
+  const joined = nextEvent(alice, 'room-joined')
+  await createRoom(alice, 'ignored')
+  await joined
+  const aliceId = alice.id
+
+  const resume = async (): Promise<string> => {
+    alice.io.reconnection(false)
+    alice.io.engine.close()
+    const outcome = new Promise<string>((resolve) => {
+      alice.once('connect', () => resolve(alice.recovered ? 'recovered' : 'new session'))
+      alice.once('connect_error', (error) => resolve(error.message))
+    })
+    alice.connect()
+    return outcome
+  }
+  t.equal(await resume(), 'recovered', 'the same user with a valid token resumes')
+  t.equal(alice.id, aliceId)
+  token = await hs256({ sub: 'mallory', name: 'Mallory' })
+  t.match(await resume(), /another user/, 'another user\'s token cannot resume the session')
+  token = await hs256({ sub: 'alice-1', name: 'Alice' }, { expiresIn: '-1m' })
+  t.match(await resume(), /expired/, 'an expired token cannot either')
 })

@@ -3,6 +3,7 @@
  * the others never see it leave; past the window, or on purpose, it leaves as before.
  */
 import { once } from 'node:events'
+import { io } from 'socket.io-client'
 import t, { type Test } from 'tap'
 import {
   buildServer,
@@ -82,6 +83,32 @@ t.test('back within the window: same id, same seat, missed signals delivered, no
   await sync(alice)
   t.same(aliceSawLeft, [], 'no user-left at the others')
   t.ok(roomId)
+})
+
+t.test('back before the server noticed the drop (a network switch): still the same id and seat', async (t) => {
+  const server = await buildServer(t, { RECONNECT_GRACE_MS: '5000' })
+  const { alice, bob, bobId } = await callOfTwo(t, server)
+  const aliceSawLeft = collect(alice, 'user-left')
+  // The old transport is half-open: the server still holds it. A new one arrives with the
+  // recovery session id and offset the client kept.
+  const old = bob as unknown as { _pid: string; _lastOffset: string }
+  bob.io.reconnection(false)
+  const successor = io(server.url, { transports: ['websocket'], forceNew: true, autoConnect: false, reconnection: false })
+  t.teardown(() => {
+    successor.disconnect()
+  })
+  Object.assign(successor, { _pid: old._pid, _lastOffset: old._lastOffset })
+  const connected = new Promise<void>((resolve) => successor.once('connect', () => resolve()))
+  successor.connect()
+  await connected
+  t.equal(successor.id, bobId, 'same socket id')
+  t.ok(successor.recovered)
+  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bobId }] }, 'one seat, not two')
+  const signal = new Promise((resolve) => successor.once('signal', resolve))
+  await request(alice, 'signal', { to: bobId, signal: { candidate: 'to the new transport' } })
+  t.same(await signal, { from: alice.id, signal: { candidate: 'to the new transport' } })
+  await sync(alice)
+  t.same(aliceSawLeft, [])
 })
 
 t.test('a lone creator recovers too (its last event was the bare room-id string)', async (t) => {

@@ -5,11 +5,19 @@ import proxyaddr from 'proxy-addr'
 import { createTokenBucket, type TokenBucket } from '../events/token-bucket.js'
 import { parseCorsOrigins } from './cors.js'
 
+/** The part of engine.io's server admission needs: its connections, each with its request. */
+interface Engine {
+  on(event: 'connection', listener: (connection: { request: IncomingMessage; once(event: 'close', listener: () => void): unknown }) => void): unknown
+}
+
 export interface Admission {
-  /** Why a new Socket.IO handshake must be refused, or undefined to let it in. */
+  /**
+   * Why a new Socket.IO handshake must be refused, or undefined to let it in. A handshake let in
+   * counts against its address at once, so a burst of parallel handshakes cannot slip past the cap.
+   */
   refuse(request: IncomingMessage): string | undefined
-  /** Counts a connection against its client address until it closes. */
-  track(request: IncomingMessage, onClose: (listener: () => void) => void): void
+  /** Keeps each admitted connection counted until it closes. */
+  watch(engine: Engine): void
 }
 
 declare module 'fastify' {
@@ -30,12 +38,21 @@ export function parseTrustProxy(value: string): (address: string, hop: number) =
   return proxyaddr.compile(trimmed.split(',').map((entry) => entry.trim()))
 }
 
+/** How long an admitted handshake may take to become a connection before its slot is freed. */
+const HANDSHAKE_RESERVATION_MS = 10_000
+
 function createAdmission(fastify: FastifyInstance): Admission {
   const { config } = fastify
   const origins = parseCorsOrigins(config.CORS_ORIGINS)
   const trust = parseTrustProxy(config.TRUST_PROXY)
   const addressOf = (request: IncomingMessage): string => proxyaddr(request, trust)
   const open = new Map<string, number>()
+  const reserved = new Map<IncomingMessage, { address: string; expiry: NodeJS.Timeout }>()
+  const release = (address: string): void => {
+    const count = (open.get(address) ?? 1) - 1
+    if (count <= 0) open.delete(address)
+    else open.set(address, count)
+  }
   const handshakes = new Map<string, { bucket: TokenBucket; seen: number }>()
 
   if (config.HANDSHAKES_PER_IP_PER_MINUTE > 0) {
@@ -71,17 +88,24 @@ function createAdmission(fastify: FastifyInstance): Admission {
         entry.seen = now
         if (!entry.bucket.take(now)) return 'too many new connections from this address'
       }
+      if (config.MAX_CONNECTIONS_PER_IP > 0) {
+        open.set(address, (open.get(address) ?? 0) + 1)
+        // Released when the connection closes, or now-ish if the handshake never completes.
+        reserved.set(request, { address, expiry: setTimeout(() => {
+          reserved.delete(request)
+          release(address)
+        }, HANDSHAKE_RESERVATION_MS).unref() })
+      }
       return undefined
     },
 
-    track(request, onClose) {
-      if (config.MAX_CONNECTIONS_PER_IP === 0) return
-      const address = addressOf(request)
-      open.set(address, (open.get(address) ?? 0) + 1)
-      onClose(() => {
-        const count = (open.get(address) ?? 1) - 1
-        if (count === 0) open.delete(address)
-        else open.set(address, count)
+    watch(engine) {
+      engine.on('connection', (connection) => {
+        const address = reserved.get(connection.request)
+        if (address === undefined) return
+        reserved.delete(connection.request)
+        clearTimeout(address.expiry)
+        connection.once('close', () => release(address.address))
       })
     }
   }

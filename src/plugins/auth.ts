@@ -52,16 +52,26 @@ export default fp(
       verify.then(
         ({ payload }) => {
           const username = usernameFromClaims(payload)
-          if (username === undefined) {
-            next(new Error('Authentication failed: the token has no name or sub claim.'))
+          if (username === undefined || typeof payload.sub !== 'string') {
+            next(new Error('Authentication failed: the token has no sub claim.'))
+            return
+          }
+          // A recovered session belongs to whoever signed in first; nobody else may resume it.
+          if (socket.recovered && socket.data.subject !== payload.sub) {
+            next(new Error('Authentication failed: the token is for another user than this session.'))
             return
           }
           socket.data.verified = true
+          socket.data.subject = payload.sub
           socket.data.username = username
           next()
         },
         (error: unknown) => {
-          fastify.log.debug({ err: error }, 'handshake refused: token not accepted')
+          // A key set that cannot be fetched is the operator's problem, not the client's token.
+          const keySetFailed =
+            !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid
+          if (keySetFailed) fastify.log.warn({ err: error }, 'handshake refused: the key set could not be used')
+          else fastify.log.debug({ err: error }, 'handshake refused: token not accepted')
           next(new Error(refusal(error)))
         }
       )

@@ -36,6 +36,13 @@ export const ConfigSchema = Type.Object({
    * connection state recovery) this long; 0 frees seats at once.
    */
   RECONNECT_GRACE_MS: Type.Integer({ minimum: 0, default: 20_000 }),
+  /**
+   * Socket.IO heartbeat: a connection whose client misses a ping for PING_INTERVAL_MS +
+   * PING_TIMEOUT_MS is dropped (and its seat kept for the grace window). Lower than Socket.IO's
+   * 25 s + 20 s so a dead connection is noticed within 15 s.
+   */
+  PING_INTERVAL_MS: Type.Integer({ minimum: 1000, default: 10_000 }),
+  PING_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 5000 }),
   /** On SIGTERM: how long to answer /ready 503 before moving sockets off, so the load balancer stops sending clients. */
   DRAIN_DELAY_MS: Type.Integer({ minimum: 0, default: 5000 }),
   /** How long shutdown waits for disconnected sockets' clean-up before closing the store. */
@@ -126,6 +133,17 @@ export default fp<EnvPluginOptions>(
     const { AUTH_JWT_SECRET, AUTH_JWKS_URL, TURN_URLS, TURN_SECRET } = fastify.config
     if (AUTH_JWT_SECRET && AUTH_JWKS_URL) {
       throw new Error('env/AUTH_JWT_SECRET and env/AUTH_JWKS_URL are exclusive: set one')
+    }
+    if (AUTH_JWKS_URL) {
+      // Providers such as Firebase sign every project's tokens with one key set: without issuer and
+      // audience any of their tokens, for anyone's app, would be accepted.
+      if (!fastify.config.AUTH_ISSUER || !fastify.config.AUTH_AUDIENCE) {
+        throw new Error('env/AUTH_ISSUER and env/AUTH_AUDIENCE are required with env/AUTH_JWKS_URL')
+      }
+      const { protocol, hostname } = new URL(AUTH_JWKS_URL)
+      if (protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(hostname)) {
+        throw new Error('env/AUTH_JWKS_URL must be https (keys fetched in the clear could be replaced)')
+      }
     }
     if (TURN_URLS.trim() !== '' && !TURN_SECRET) {
       throw new Error('env/TURN_SECRET is required with env/TURN_URLS (TURN REST credentials)')

@@ -99,7 +99,8 @@ export default fp(
     })
 
     const token = fastify.config.METRICS_TOKEN
-    fastify.get('/metrics', { logLevel: 'warn' }, async (request, reply) => {
+    // Not shed under load: that is when operators most need to see what the instance is doing.
+    fastify.get('/metrics', { logLevel: 'warn', config: { pressureHandler: () => undefined } }, async (request, reply) => {
       if (token !== undefined) {
         const presented = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? ''
         if (!sameSecret(presented, token)) {

@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import fastifySocketIOModule from 'fastify-socket.io'
 import { randomUUID } from 'node:crypto'
 import type { ServerOptions } from 'socket.io'
-import { createEventRouter, type EventRouter, type SignalingServer } from '../events/event-router.js'
+import { createEventRouter, type EventRouter, type SignalingServer, type SignalingSocket } from '../events/event-router.js'
 import { ERROR_MESSAGES } from '../protocol.js'
 import { createMemoryRoomStore } from '../rooms/memory-room-store.js'
 import { connectRedis } from '../rooms/redis-connection.js'
@@ -151,13 +151,20 @@ export default fp(
       // rooms and socket.data back, and the packets it missed (the streams adapter keeps the
       // session in Redis, so it may come back through any instance). Every broadcast then carries
       // its offset as an extra trailing argument, which clients reading the first one ignore.
-      connectionStateRecovery: graceMs > 0 ? { maxDisconnectionDuration: graceMs, skipMiddlewares: true } : undefined,
+      // With sign-in on, a recovered socket passes the auth middleware again: its token may have
+      // expired or been swapped for someone else's since.
+      connectionStateRecovery:
+        graceMs > 0
+          ? { maxDisconnectionDuration: graceMs, skipMiddlewares: !config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL }
+          : undefined,
       allowRequest: (request, callback) => {
         const refusal = closing ? 'shutting down' : fastify.admission.refuse(request)
         if (refusal !== undefined) fastify.log.debug({ refusal }, 'handshake refused')
         callback(refusal ?? null, refusal === undefined)
       },
       maxHttpBufferSize: config.MAX_MESSAGE_BYTES,
+      pingInterval: config.PING_INTERVAL_MS,
+      pingTimeout: config.PING_TIMEOUT_MS,
       // @fastify/cors never sees Socket.IO's requests, so they get the same origins here.
       cors: { origin: parseCorsOrigins(config.CORS_ORIGINS), methods: ['GET', 'POST'] },
       // Without this, `fastify.close()` waits forever on connected sockets. Disconnecting runs each
@@ -184,14 +191,54 @@ export default fp(
     fastify.decorate('rooms', backend.rooms)
     fastify.decorate('socketEvents', router)
 
+    fastify.admission.watch(fastify.io.engine)
+
+    // One socket per connection: Socket.IO would let a client open several on one engine
+    // connection, each with its own rate limit and failed-join budget, past the per-address cap.
+    // A client may send its CONNECTs all at once, so a socket still in the middlewares counts too.
+    const holders = new WeakMap<object, SignalingSocket>()
+    const pending = (fastify.io.of('/') as unknown as { _preConnectSockets: Map<string, unknown> })._preConnectSockets
+    fastify.io.use((socket, next) => {
+      const holder = holders.get(socket.client)
+      if (holder !== undefined && holder !== socket && (holder.connected || pending.has(holder.id))) {
+        next(new Error('Only one socket per connection.'))
+        return
+      }
+      holders.set(socket.client, socket)
+      next()
+    })
+
+    /** Recovery session id → the socket holding it, for the sockets this instance serves. */
+    const byPid = new Map<string, SignalingSocket>()
     fastify.io.on('connection', (socket) => {
       router.attach(socket)
-      fastify.admission.track(socket.request, (listener) => socket.once('disconnect', listener))
+      const pid = (socket as unknown as { pid?: string }).pid
+      if (pid !== undefined) byPid.set(pid, socket)
       fastify.log.debug({ socketId: socket.id }, 'socket connected')
       socket.on('disconnect', (reason) => {
+        if (pid !== undefined && byPid.get(pid) === socket) byPid.delete(pid)
         fastify.log.debug({ socketId: socket.id, reason }, 'socket disconnected')
       })
     })
+
+    if (graceMs > 0) {
+      // A client that switched networks often reconnects before the server notices its old
+      // transport died (that takes a ping timeout). Socket.IO saves a session only once it sees the
+      // disconnect, so such a client would come back with a new id, leaving its old seat behind.
+      // When a recovery asks for a session whose socket is still open here, close that transport as
+      // a network loss would (which saves the session), then restore.
+      const adapter = fastify.io.of('/').adapter
+      const restore = adapter.restoreSession.bind(adapter)
+      adapter.restoreSession = async (pid, offset) => {
+        const stale = byPid.get(pid)
+        if (stale?.connected) {
+          const gone = new Promise((resolve) => stale.once('disconnect', resolve))
+          stale.conn.close()
+          await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 1000))])
+        }
+        return restore(pid, offset)
+      }
+    }
 
     if (graceMs > 0) {
       // Recovery needs the client's last offset to still be in the packet buffer (in memory, kept for
