@@ -8,7 +8,7 @@
  * peers never offer to each other at once.
  */
 import { io, type Socket } from 'socket.io-client'
-import type { ClientToServerEvents, IceServer, Member, ServerToClientEvents } from '../src/protocol.js'
+import type { AckResult, ClientToServerEvents, IceServer, Member, RoomJoined, ServerToClientEvents } from '../src/protocol.js'
 
 type Signal =
   | { type: 'offer' | 'answer'; sdp: string }
@@ -24,9 +24,16 @@ interface Peer {
 
 const params = new URLSearchParams(location.search)
 const serverUrl = params.get('server') ?? location.origin
+// A sign-in token may be handed over in the URL; take it out at once so that it never ends up in
+// an invitation link, the history or a screenshot.
+const token = params.get('token')
+if (token !== null) {
+  params.delete('token')
+  history.replaceState(null, '', `${location.pathname}${params.size > 0 ? `?${params}` : ''}`)
+}
 const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(serverUrl, {
   transports: params.get('transports') === 'websocket' ? ['websocket'] : undefined,
-  auth: params.get('token') ? { token: params.get('token') } : undefined
+  auth: token !== null ? { token } : undefined
 })
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
@@ -50,6 +57,8 @@ const ui = {
 const peers = new Map<string, Peer>()
 let localStream: MediaStream | undefined
 let iceServers: IceServer[] = []
+/** When the TURN credentials in iceServers expire (epoch ms); null when there are none. */
+let iceExpiresAt: number | null = null
 let roomId: string | undefined
 
 function showError(message: string): void {
@@ -137,13 +146,25 @@ function removePeer(id: string): void {
   peers.delete(id)
 }
 
+/** TURN credentials expire (TURN_TTL_S); fetch fresh ones before a new peer connection needs them. */
+async function refreshIceServers(): Promise<void> {
+  if (iceExpiresAt === null || Date.now() < iceExpiresAt - 60_000) return
+  const result = await socket.timeout(5000).emitWithAck('ice-servers')
+  if (result.ok) {
+    iceServers = result.iceServers
+    iceExpiresAt = result.expiresAt
+  }
+}
+
 async function offerTo(member: Member): Promise<void> {
+  await refreshIceServers()
   const { connection } = addPeer(member)
   await connection.setLocalDescription(await connection.createOffer())
   sendSignal(member.id, { type: 'offer', sdp: connection.localDescription!.sdp })
 }
 
 async function onSignal(from: string, signal: Signal): Promise<void> {
+  if (!peers.has(from)) await refreshIceServers()
   const peer = peers.get(from) ?? addPeer({ id: from, username: '…', camera: true, mic: true })
   const { connection } = peer
   if (signal.type === 'candidate') {
@@ -170,9 +191,14 @@ async function startMedia(name: string): Promise<void> {
   createTile('local', name, localStream, true)
 }
 
-function enterCall(id: string, users: Member[], servers: IceServer[] | undefined): void {
+function enterCall(id: string, users: Member[], servers: IceServer[] | undefined, expiresAt: number | null | undefined): void {
   roomId = id
   iceServers = servers ?? iceServers
+  iceExpiresAt = expiresAt ?? null
+  // A seat starts with camera and microphone on; tell the room if ours are not.
+  const camera = ui.camera.getAttribute('aria-pressed') === 'true'
+  const mic = ui.mic.getAttribute('aria-pressed') === 'true'
+  if (!camera || !mic) socket.emit('camera-mic-status', { camera, mic })
   ui.roomCode.textContent = id
   const link = new URL(location.href)
   link.searchParams.set('room', id)
@@ -209,10 +235,10 @@ ui.form.addEventListener('submit', (event) => {
   ui.enter.disabled = true
   startMedia(name)
     .then(() => {
-      const answer = (result: { ok: boolean; error?: { message: string }; roomId?: string; users?: Member[]; iceServers?: IceServer[] }) => {
+      const answer = (result: AckResult<RoomJoined>) => {
         ui.enter.disabled = false
-        if (!result.ok) showError(result.error!.message)
-        else enterCall(result.roomId!, result.users!, result.iceServers)
+        if (!result.ok) showError(result.error.message)
+        else enterCall(result.roomId, result.users, result.iceServers, result.iceServersExpireAt)
       }
       if (room === '') socket.emit('create-room', { username: name }, answer)
       else socket.emit('join-room', { roomId: room, username: name }, answer)
@@ -242,6 +268,14 @@ ui.leave.addEventListener('click', () => {
   leaveCall()
 })
 
+// For the end-to-end tests (and the curious): which transports this page went through.
+socket.io.on('open', () => {
+  const { engine } = socket.io
+  document.documentElement.dataset.firstTransport ??= engine.transport.name
+  document.documentElement.dataset.transport = engine.transport.name
+  engine.on('upgrade', () => (document.documentElement.dataset.transport = engine.transport.name))
+})
+
 socket.on('connect', () => {
   if (socket.recovered) {
     setStatus(roomId ? `In room ${roomId}` : 'Connected')
@@ -258,7 +292,11 @@ socket.on('connect_error', (err) => {
   setStatus('Cannot reach the server. Retrying…', true)
   if (err.message.startsWith('Authentication')) showError(err.message)
 })
-socket.on('error', (message) => showError(message))
+socket.on('error', (message) => {
+  // The one error that ends the call: the seat was lost while the connection was away.
+  if (message.startsWith('You were away too long')) leaveCall(message)
+  else showError(message)
+})
 socket.on('user-joined', (member) => {
   if (member.id !== socket.id) addPeer(member)
 })

@@ -74,6 +74,8 @@ export interface RoomJoined {
   users: Member[]
   /** The same servers `ice-servers` answers, so a joiner can start its peer connections at once. */
   iceServers?: IceServer[]
+  /** When their TURN credentials expire (epoch ms), as `ice-servers`'s `expiresAt`; null without TURN. */
+  iceServersExpireAt?: number | null
 }
 
 export interface MediaStatus {

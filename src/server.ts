@@ -1,11 +1,11 @@
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import app from './app.js'
-import { createLogger } from './logger.js'
+import { createServerOptions } from './server-options.js'
 
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const
 
-const server = Fastify({ loggerInstance: createLogger() })
+const server = Fastify(createServerOptions())
 try {
   // fp() so the app's decorators (config, readiness) are visible here at the root.
   await server.register(fp(app))

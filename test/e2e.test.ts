@@ -100,6 +100,12 @@ for (const [label, query] of [['default transports (polling, then upgrade)', '']
     const { url } = await buildServer(t)
     const pages = await fourWayCall(t, browser, url, query)
     const [ada, grace, edsger, barbara] = pages as [Page, Page, Page, Page]
+    const expectedFirst = query === '' ? 'polling' : 'websocket'
+    for (const page of pages) {
+      await page.waitForFunction(() => document.documentElement.dataset.transport === 'websocket')
+      t.equal(await page.evaluate(() => document.documentElement.dataset.firstTransport), expectedFirst,
+        `began on ${expectedFirst}, now on WebSocket`)
+    }
 
     if (query === '') {
       mkdirSync(SCREENSHOT_DIR, { recursive: true })
@@ -156,6 +162,8 @@ t.test('the page works from another origin, against the server cross-origin', as
   await enter(grace, 'Grace')
   await Promise.all([playingRemotes(ada, 1), playingRemotes(grace, 1)])
   t.pass('a call between two pages of another origin')
+  // Browser first: its pages would otherwise keep retrying against servers that are closing.
+  await browser.close()
 })
 
 t.test('accessibility: labelled controls, no serious axe violations, usable by keyboard', async (t) => {

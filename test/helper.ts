@@ -13,7 +13,7 @@ import { Writable } from 'node:stream'
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
 import type { Test } from 'tap'
 import app from '../src/app.js'
-import { createLogger } from '../src/logger.js'
+import { createServerOptions } from '../src/server-options.js'
 import type { AckResult, ClientToServerEvents, ServerToClientEvents } from '../src/protocol.js'
 
 export type Client = Socket<ServerToClientEvents, ClientToServerEvents>
@@ -39,7 +39,7 @@ export async function buildServer(t: Test, env: Record<string, string> = {}): Pr
       done()
     }
   })
-  const server = Fastify({ loggerInstance: createLogger(sink) })
+  const server = Fastify(createServerOptions(sink))
   await server.register(fp(app), { env: { ...TEST_ENV, ...env } })
   await server.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => server.close())

@@ -40,7 +40,7 @@ t.test('create-room seats the creator, answers room-id and room-joined, and acks
   t.match(result.roomId, ROOM_ID_SHAPE, 'readable, unguessable id')
   t.equal(await roomIdEvent, result.roomId)
   const users = [{ id: client.id, username: 'alice', camera: true, mic: true }]
-  t.same(await joinedEvent, { roomId: result.roomId, users, iceServers: [] })
+  t.same(await joinedEvent, { roomId: result.roomId, users, iceServers: [], iceServersExpireAt: null })
   t.same(result.users, users)
 })
 
@@ -68,8 +68,8 @@ t.test('join-room: room-joined to the joiner, user-joined to the others only', a
     { id: alice.id, username: 'alice', camera: false, mic: true },
     { id: bob.id, username: 'bob', camera: true, mic: true }
   ]
-  t.same(result, { ok: true, roomId, users, iceServers: [] }, 'late joiner learns everyone, with camera/mic state')
-  t.same(await joined, { roomId, users, iceServers: [] })
+  t.same(result, { ok: true, roomId, users, iceServers: [], iceServersExpireAt: null }, 'late joiner learns everyone, with camera/mic state')
+  t.same(await joined, { roomId, users, iceServers: [], iceServersExpireAt: null })
   await sync(alice)
   await sync(bob)
   t.same(aliceSees, [{ id: bob.id, username: 'bob', camera: true, mic: true }])

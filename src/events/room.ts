@@ -81,7 +81,8 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
       await socket.join(roomId)
 
-      const joined = { roomId, users: [member], iceServers: fastify.iceServers.forSocket(socket.id).iceServers }
+      const ice = fastify.iceServers.forSocket(socket.id)
+      const joined = { roomId, users: [member], iceServers: ice.iceServers, iceServersExpireAt: ice.expiresAt }
       ok(joined)
       // Through the adapter, not socket.emit: with recovery on, a client takes the last string
       // argument of every event as its recovery offset, and only adapter broadcasts append a real
@@ -113,10 +114,12 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
       await socket.join(roomId as string)
 
+      const ice = fastify.iceServers.forSocket(socket.id)
       const joined = {
         roomId: roomId as string,
         users: outcome.members,
-        iceServers: fastify.iceServers.forSocket(socket.id).iceServers
+        iceServers: ice.iceServers,
+        iceServersExpireAt: ice.expiresAt
       }
       ok(joined)
       // Through the adapter so it carries a recovery offset: from its first moment in a room the
