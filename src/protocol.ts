@@ -164,8 +164,14 @@ export interface ServerToClientEvents {
   error: (message: string) => void
 }
 
-/** Between server instances (the Redis adapter); nothing yet beyond Socket.IO's own. */
-export type InterServerEvents = Record<never, never>
+/** Between server instances (through the Redis adapter). */
+export interface InterServerEvents {
+  /**
+   * A client is resuming recovery session `pid` on another instance: whichever instance still
+   * holds that session's (half-open) transport closes it, which saves the session for the resume.
+   */
+  'release-session': (pid: string, ack: (released: boolean) => void) => void
+}
 
 /** Per-socket state Socket.IO keeps for us (and restores with connection state recovery). */
 export interface SocketData {

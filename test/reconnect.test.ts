@@ -111,6 +111,32 @@ t.test('back before the server noticed the drop (a network switch): still the sa
   t.same(aliceSawLeft, [])
 })
 
+t.test('with Redis: back through the other instance before the first noticed the drop', async (t) => {
+  const redis = await useRedis(t)
+  if (redis === undefined) return
+  const env = { ...redis.env, RECONNECT_GRACE_MS: '5000' }
+  const [a, b] = [await buildServer(t, env), await buildServer(t, env)]
+  const { alice, bob, bobId } = await callOfTwo(t, a, b)
+  const aliceSawLeft = collect(alice, 'user-left')
+  // bob's old transport is still open on b; his new one arrives at a (a new network address).
+  const old = bob as unknown as { _pid: string; _lastOffset: string }
+  bob.io.reconnection(false)
+  const successor = io(a.url, { transports: ['websocket'], forceNew: true, autoConnect: false, reconnection: false })
+  t.teardown(() => {
+    successor.disconnect()
+  })
+  Object.assign(successor, { _pid: old._pid, _lastOffset: old._lastOffset })
+  const connected = new Promise<void>((resolve) => successor.once('connect', () => resolve()))
+  successor.connect()
+  await connected
+  t.equal(successor.id, bobId, 'same socket id')
+  t.ok(successor.recovered)
+  t.ok(a.app.io.of('/').sockets.has(bobId) && !b.app.io.of('/').sockets.has(bobId), 'moved to the other instance')
+  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bobId }] })
+  await sync(alice)
+  t.same(aliceSawLeft, [])
+})
+
 t.test('a lone creator recovers too (its last event was the bare room-id string)', async (t) => {
   const server = await buildServer(t, { RECONNECT_GRACE_MS: '5000' })
   const alice = await server.connect(RECONNECTING)

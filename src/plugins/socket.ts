@@ -12,6 +12,9 @@ import { createRedisRoomStore } from '../rooms/redis-room-store.js'
 import type { RoomStore } from '../rooms/room-store.js'
 import { parseCorsOrigins } from './cors.js'
 
+/** How long a resume waits for the instance holding the old transport to let go of it. */
+const RELEASE_WAIT_MS = 1000
+
 /** How often a slice of the seated sockets gets its recovery-offset keepalive. */
 const KEEPALIVE_TICK_MS = 100
 
@@ -227,17 +230,28 @@ export default fp(
       // disconnect, so such a client would come back with a new id, leaving its old seat behind.
       // When a recovery asks for a session whose socket is still open here, close that transport as
       // a network loss would (which saves the session), then restore.
+      // With Redis the old transport may be open on another instance (a new network address often
+      // hashes to another one): ask them all, and wait up to a second for the one that holds it.
+      const release = async (pid: string): Promise<boolean> => {
+        const stale = byPid.get(pid)
+        if (!stale?.connected) return false
+        const gone = new Promise((resolve) => stale.once('disconnect', resolve))
+        stale.conn.close()
+        await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, RELEASE_WAIT_MS))])
+        return true
+      }
       const adapter = fastify.io.of('/').adapter
       const restore = adapter.restoreSession.bind(adapter)
       adapter.restoreSession = async (pid, offset) => {
-        const stale = byPid.get(pid)
-        if (stale?.connected) {
-          const gone = new Promise((resolve) => stale.once('disconnect', resolve))
-          stale.conn.close()
-          await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 1000))])
+        if (!(await release(pid)) && backend.adapter !== undefined) {
+          const asked = fastify.io.serverSideEmitWithAck('release-session', pid).catch(() => [])
+          await Promise.race([asked, new Promise((resolve) => setTimeout(resolve, RELEASE_WAIT_MS))])
         }
         return restore(pid, offset)
       }
+      fastify.io.on('release-session', (pid, ack) => {
+        release(pid).then(ack, () => ack(false))
+      })
     }
 
     if (graceMs > 0) {
