@@ -3,7 +3,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -159,4 +159,34 @@ t.test('after a Redis outage shared by two instances, neither takes the other fo
   await sync(bob)
   t.same(aliceSawLeft, [], 'nobody was evicted')
   t.same(bobSawLeft, [])
+})
+
+t.test('a redis+sentinel:// URL finds the primary through Sentinel', async (t) => {
+  const [primaryPort, sentinelPort] = [await freePort(), await freePort()]
+  const dir = mkdtempSync(join(tmpdir(), 'signaling-sentinel-'))
+  const primary = startRedis(primaryPort, dir)
+  writeFileSync(join(dir, 'sentinel.conf'), [
+    `port ${sentinelPort}`,
+    'bind 127.0.0.1',
+    `sentinel monitor mymaster 127.0.0.1 ${primaryPort} 1`,
+    'sentinel down-after-milliseconds mymaster 1000'
+  ].join('\n') + '\n')
+  const sentinel = spawn('redis-server', [join(dir, 'sentinel.conf'), '--sentinel'], { stdio: 'ignore' })
+  await until(() => pings(`redis://127.0.0.1:${primaryPort}`), 'the primary')
+  await until(() => pings(`redis://127.0.0.1:${sentinelPort}`), 'the sentinel')
+  const { app, connect } = await buildServer(t, { REDIS_URL: `redis+sentinel://127.0.0.1:${sentinelPort}/mymaster` })
+  t.teardown(async () => {
+    await app.close()
+    // The adapter's stream readers let go after their blocking read (1 s); then Redis may go.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    sentinel.kill('SIGKILL')
+    primary.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const [alice, bob] = [await connect(), await connect()]
+  const roomId = await createRoom(alice, 'alice')
+  t.match(await joinRoom(bob, roomId, 'bob'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] })
+  const direct = new Redis(`redis://127.0.0.1:${primaryPort}`)
+  t.equal((await direct.keys('signaling:room:*')).length, 1, 'the room lives on the primary Sentinel named')
+  direct.disconnect()
 })

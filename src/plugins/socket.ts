@@ -84,6 +84,8 @@ async function createRedisBackend(fastify: FastifyInstance, url: string, router:
   const adapter = createAdapter(adapterRedis, {
     // Recovery replays from this stream: it must hold at least a grace window of traffic.
     maxLen: config.REDIS_STREAM_MAX_LEN,
+    // Its stream readers stop only after their blocking read returns: keep shutdown short.
+    blockTimeInMs: 1000,
     streamName: `${prefix}socket.io`,
     channelPrefix: `${prefix}socket.io`,
     sessionKeyPrefix: `${prefix}session:`
@@ -93,7 +95,13 @@ async function createRedisBackend(fastify: FastifyInstance, url: string, router:
     adapter,
     async close() {
       await rooms.close()
-      await Promise.allSettled([storeRedis.quit(), adapterRedis.quit()])
+      // quit() waits for Redis to answer; with Redis gone it would wait (and reconnect) forever.
+      await Promise.all(
+        [storeRedis, adapterRedis].map(async (client) => {
+          await Promise.race([client.quit().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000))])
+          client.disconnect()
+        })
+      )
     }
   }
 }
