@@ -37,6 +37,24 @@ function dropTransport(client: Client): { resume(): Promise<void> } {
   }
 }
 
+/**
+ * The client's next transport, while the server still holds its old, half-open one (a network
+ * switch): a new connection carrying the recovery session id and offset the client kept.
+ */
+async function resumeOnNewTransport(t: Test, client: Client, url: string): Promise<Client> {
+  const kept = client as unknown as { _pid: string; _lastOffset: string }
+  client.io.reconnection(false)
+  const successor: Client = io(url, { transports: ['websocket'], forceNew: true, autoConnect: false, reconnection: false })
+  t.teardown(() => {
+    successor.disconnect()
+  })
+  Object.assign(successor, { _pid: kept._pid, _lastOffset: kept._lastOffset })
+  const connected = new Promise<void>((resolve) => successor.once('connect', () => resolve()))
+  successor.connect()
+  await connected
+  return successor
+}
+
 /** What the load balancer does when an instance goes: the client's next connection lands elsewhere. */
 function redirect(client: Client, url: string): void {
   ;(client.io as unknown as { uri: string }).uri = url
@@ -91,20 +109,11 @@ t.test('back before the server noticed the drop (a network switch): still the sa
   const aliceSawLeft = collect(alice, 'user-left')
   // The old transport is half-open: the server still holds it. A new one arrives with the
   // recovery session id and offset the client kept.
-  const old = bob as unknown as { _pid: string; _lastOffset: string }
-  bob.io.reconnection(false)
-  const successor = io(server.url, { transports: ['websocket'], forceNew: true, autoConnect: false, reconnection: false })
-  t.teardown(() => {
-    successor.disconnect()
-  })
-  Object.assign(successor, { _pid: old._pid, _lastOffset: old._lastOffset })
-  const connected = new Promise<void>((resolve) => successor.once('connect', () => resolve()))
-  successor.connect()
-  await connected
+  const successor = await resumeOnNewTransport(t, bob, server.url)
   t.equal(successor.id, bobId, 'same socket id')
   t.ok(successor.recovered)
   t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bobId }] }, 'one seat, not two')
-  const signal = new Promise((resolve) => successor.once('signal', resolve))
+  const signal = nextEvent(successor, 'signal')
   await request(alice, 'signal', { to: bobId, signal: { candidate: 'to the new transport' } })
   t.same(await signal, { from: alice.id, signal: { candidate: 'to the new transport' } })
   await sync(alice)
@@ -119,16 +128,7 @@ t.test('with Redis: back through the other instance before the first noticed the
   const { alice, bob, bobId } = await callOfTwo(t, a, b)
   const aliceSawLeft = collect(alice, 'user-left')
   // bob's old transport is still open on b; his new one arrives at a (a new network address).
-  const old = bob as unknown as { _pid: string; _lastOffset: string }
-  bob.io.reconnection(false)
-  const successor = io(a.url, { transports: ['websocket'], forceNew: true, autoConnect: false, reconnection: false })
-  t.teardown(() => {
-    successor.disconnect()
-  })
-  Object.assign(successor, { _pid: old._pid, _lastOffset: old._lastOffset })
-  const connected = new Promise<void>((resolve) => successor.once('connect', () => resolve()))
-  successor.connect()
-  await connected
+  const successor = await resumeOnNewTransport(t, bob, a.url)
   t.equal(successor.id, bobId, 'same socket id')
   t.ok(successor.recovered)
   t.ok(a.app.io.of('/').sockets.has(bobId) && !b.app.io.of('/').sockets.has(bobId), 'moved to the other instance')
