@@ -10,7 +10,7 @@ import { Agent } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { buildServer, connectClient, createRoom, freePort, joinRoom, nextEvent, request, type Client } from './helper.js'
+import { buildServer, connectClient, createRoom, freePort, joinRoom, nextEvent, request, until, type Client } from './helper.js'
 import { useRedis } from './redis-helper.js'
 
 const NGINX = '/usr/sbin/nginx'
@@ -44,12 +44,7 @@ t.test('through nginx: sticky long-polling, WebSocket upgrade, one room across t
     rmSync(dir, { recursive: true, force: true })
   })
   const url = `http://127.0.0.1:${port}`
-  for (let attempt = 0; ; attempt++) {
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false)
-    if (ok) break
-    if (attempt > 100) throw new Error('nginx did not come up')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  await until(() => fetch(`${url}/health`).then((r) => r.ok, () => false), 'nginx to come up')
 
   // nginx hashes the client address; try loopback addresses until both instances hold a client.
   const onInstance = (client: Client): number => instances.findIndex(({ app }) => app.io.of('/').sockets.has(client.id!))

@@ -60,6 +60,14 @@ function redirect(client: Client, url: string): void {
   ;(client.io as unknown as { uri: string }).uri = url
 }
 
+/** Two instances sharing Redis, with a 5 s grace window; undefined when Redis is unreachable. */
+async function twoInstances(t: Test): Promise<[TestServer, TestServer] | undefined> {
+  const redis = await useRedis(t)
+  if (redis === undefined) return undefined
+  const env = { ...redis.env, RECONNECT_GRACE_MS: '5000' }
+  return [await buildServer(t, env), await buildServer(t, env)]
+}
+
 async function callOfTwo(t: Test, server: TestServer, other: TestServer = server) {
   const alice = await server.connect()
   const bob = await other.connect(RECONNECTING)
@@ -121,10 +129,9 @@ t.test('back before the server noticed the drop (a network switch): still the sa
 })
 
 t.test('with Redis: back through the other instance before the first noticed the drop', async (t) => {
-  const redis = await useRedis(t)
-  if (redis === undefined) return
-  const env = { ...redis.env, RECONNECT_GRACE_MS: '5000' }
-  const [a, b] = [await buildServer(t, env), await buildServer(t, env)]
+  const pair = await twoInstances(t)
+  if (pair === undefined) return
+  const [a, b] = pair
   const { alice, bob, bobId } = await callOfTwo(t, a, b)
   const aliceSawLeft = collect(alice, 'user-left')
   // bob's old transport is still open on b; his new one arrives at a (a new network address).
@@ -208,10 +215,9 @@ t.test('RECONNECT_GRACE_MS=0 turns it off: a dropped transport is a user-left', 
 })
 
 t.test('with Redis: drop on one instance, come back through the other, keep the seat', async (t) => {
-  const redis = await useRedis(t)
-  if (redis === undefined) return
-  const env = { ...redis.env, RECONNECT_GRACE_MS: '5000' }
-  const [a, b] = [await buildServer(t, env), await buildServer(t, env)]
+  const pair = await twoInstances(t)
+  if (pair === undefined) return
+  const [a, b] = pair
   const { alice, bob, bobId } = await callOfTwo(t, a, b)
   const aliceSawLeft = collect(alice, 'user-left')
   const away = nextEvent(alice, 'user-away')

@@ -7,28 +7,39 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildServer, collect, connectClient, createRoom, freePort, joinRoom, nextEvent, request, startServerProcess, sync, until } from './helper.js'
-import { useRedis } from './redis-helper.js'
+import { useRedis, type TestRedis } from './redis-helper.js'
+
+/**
+ * alice on an in-process instance, bob on a child-process instance (which a test may kill or
+ * pause), both in one room, with bob's user-joined already at alice (it is sent after the ack, and
+ * must not arrive late, after whatever the test does to bob's instance).
+ */
+async function callAcrossProcesses(t: Test, redis: TestRedis) {
+  const survivor = await buildServer(t, redis.env)
+  const other = startServerProcess(redis.env)
+  t.teardown(() => {
+    other.child.kill('SIGKILL')
+  })
+  const alice = await survivor.connect()
+  const bob = await connectClient(t, await other.url)
+  const roomId = await createRoom(alice, 'alice')
+  const joined = nextEvent(alice, 'user-joined')
+  await joinRoom(bob, roomId, 'bob')
+  await joined
+  return { child: other.child, alice, bob, bobId: bob.id! }
+}
 
 t.test('an instance killed with SIGKILL leaves no ghosts: its members are removed and the room told', async (t) => {
   const redis = await useRedis(t)
   if (redis === undefined) return
-  const survivor = await buildServer(t, redis.env)
-  const doomed = startServerProcess(redis.env)
-  t.teardown(() => {
-    doomed.child.kill('SIGKILL')
-  })
-  const alice = await survivor.connect()
-  const bob = await connectClient(t, await doomed.url)
-  const roomId = await createRoom(alice, 'alice')
-  await joinRoom(bob, roomId, 'bob')
-  const bobId = bob.id
+  const { child: doomed, alice, bobId } = await callAcrossProcesses(t, redis)
 
   const left = nextEvent(alice, 'user-left', 20_000)
   const killedAt = Date.now()
-  doomed.child.kill('SIGKILL')
-  await once(doomed.child, 'exit')
+  doomed.kill('SIGKILL')
+  await once(doomed, 'exit')
   t.equal(await left, bobId, 'the others got user-left')
   // The promise is "within INSTANCE_TIMEOUT_MS + INSTANCE_HEARTBEAT_MS" (1.2 s here); allow 3 s of
   // scheduling slack on a busy machine, which still tells a bounded clean-up from a TTL-only one.
@@ -96,27 +107,14 @@ async function pings(url: string): Promise<boolean> {
 t.test('an instance paused past the timeout is taken for dead, then re-seats its members when it resumes', async (t) => {
   const redis = await useRedis(t)
   if (redis === undefined) return
-  const survivor = await buildServer(t, redis.env)
-  const paused = startServerProcess(redis.env)
-  t.teardown(() => {
-    paused.child.kill('SIGKILL')
-  })
-  const alice = await survivor.connect()
-  const bob = await connectClient(t, await paused.url)
-  const roomId = await createRoom(alice, 'alice')
-  // Wait for bob's user-joined to reach alice before pausing his instance: sent after the ack, it
-  // could otherwise still be on its way out, and arrive after the pause looking like the re-seat.
-  const joined = nextEvent(alice, 'user-joined')
-  await joinRoom(bob, roomId, 'bob')
-  await joined
-  const bobId = bob.id
+  const { child: paused, alice, bob, bobId } = await callAcrossProcesses(t, redis)
 
   // A long GC pause, a frozen VM: the others see no heartbeat and free bob's seat.
   const left = nextEvent(alice, 'user-left', 20_000)
-  paused.child.kill('SIGSTOP')
+  paused.kill('SIGSTOP')
   t.equal(await left, bobId, 'the room was told bob left')
   const back = nextEvent(alice, 'user-joined', 20_000)
-  paused.child.kill('SIGCONT')
+  paused.kill('SIGCONT')
   t.match(await back, { id: bobId, username: 'bob' }, 'on resuming, the instance seats bob again')
   t.ok(bob.connected)
   t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bobId }] })

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyResult } from 'jose'
 import { usernameFrom } from '../events/username.js'
 
 /** A display name from a token's `name` claim (else `sub`), cut to what a username may be. */
@@ -24,22 +24,21 @@ function refusal(error: unknown): string {
 export default fp(
   async function authPlugin(fastify) {
     const { AUTH_JWT_SECRET, AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE, AUTH_JWKS_COOLDOWN_MS } = fastify.config
-    let key: Uint8Array | JWTVerifyGetKey
-    let algorithms: string[] | undefined
-    if (AUTH_JWT_SECRET) {
-      key = new TextEncoder().encode(AUTH_JWT_SECRET)
-      algorithms = ['HS256']
-    } else if (AUTH_JWKS_URL) {
-      // Caches the key set and refetches it when a token names a key id it has not seen (rotation).
-      key = createRemoteJWKSet(new URL(AUTH_JWKS_URL), { cooldownDuration: AUTH_JWKS_COOLDOWN_MS })
-    } else {
-      return
-    }
     const options = {
-      algorithms,
       issuer: AUTH_ISSUER || undefined,
       audience: AUTH_AUDIENCE || undefined,
       requiredClaims: ['exp']
+    }
+    let verify: (token: string) => Promise<JWTVerifyResult>
+    if (AUTH_JWT_SECRET) {
+      const secret = new TextEncoder().encode(AUTH_JWT_SECRET)
+      verify = (token) => jwtVerify(token, secret, { ...options, algorithms: ['HS256'] })
+    } else if (AUTH_JWKS_URL) {
+      // Caches the key set and refetches it when a token names a key id it has not seen (rotation).
+      const keys = createRemoteJWKSet(new URL(AUTH_JWKS_URL), { cooldownDuration: AUTH_JWKS_COOLDOWN_MS })
+      verify = (token) => jwtVerify(token, keys, options)
+    } else {
+      return
     }
 
     fastify.io.use((socket, next) => {
@@ -48,8 +47,7 @@ export default fp(
         next(new Error('Authentication required: connect with auth: { token }.'))
         return
       }
-      const verify = typeof key === 'function' ? jwtVerify(token, key, options) : jwtVerify(token, key, options)
-      verify.then(
+      verify(token).then(
         ({ payload }) => {
           const username = usernameFromClaims(payload)
           if (username === undefined || typeof payload.sub !== 'string') {
