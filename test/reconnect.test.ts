@@ -158,6 +158,34 @@ t.test('a lone creator recovers too (its last event was the bare room-id string)
   t.match(await request(alice, 'user-list', roomId), { ok: true, users: [{ id: aliceId }] })
 })
 
+t.test('keepalive: a quiet member gets one each grace/4, a member receiving signals gets none', async (t) => {
+  const server = await buildServer(t, { RECONNECT_GRACE_MS: '2000' })
+  const { alice, bob, bobId } = await callOfTwo(t, server)
+  const aliceKept = collect(alice, 'keepalive')
+  const bobKept = collect(bob, 'keepalive')
+  // Alice only gets acks (no offset); Bob gets a signal, with an offset, every 50 ms.
+  for (let sent = 0; sent < 30; sent++) {
+    await request(alice, 'signal', { to: bobId, signal: { candidate: `c${sent}` } })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  await sync(bob)
+  t.ok(aliceKept.length >= 2, `the quiet member got ${aliceKept.length} keepalives in 1.5 s`)
+  t.equal(bobKept.length, 0, 'the member receiving signals needed none')
+})
+
+t.test('a member who received nothing for longer than the buffer keeps still recovers', async (t) => {
+  // The in-memory adapter drops packets older than the window once a minute: the offset from
+  // joining is gone by then, so only the keepalives make recovery possible.
+  const server = await buildServer(t, { RECONNECT_GRACE_MS: '2000' })
+  const bootedAt = Date.now()
+  const { bob, bobId } = await callOfTwo(t, server)
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, bootedAt + 62_000 - Date.now())))
+  const drop = dropTransport(bob)
+  await drop.resume()
+  t.equal(bob.id, bobId)
+  t.ok(bob.recovered, 'recovered after the first prune of the packet buffer')
+})
+
 t.test('away past the window: user-left, and the member must join again with a new id', async (t) => {
   const server = await buildServer(t, { RECONNECT_GRACE_MS: '300' })
   const { alice, bob, roomId, bobId } = await callOfTwo(t, server)
