@@ -10,11 +10,13 @@
  *   --json FILE      write the results as JSON;  --svg FILE  write the latency chart
  *   --only ours|floor
  *   --server-env K=V  a setting for our server (repeatable)
+ *   --server-cpus L  run the servers on these CPUs (a taskset list, e.g. 0) and the load on the
+ *                    others, so that latency measures the server rather than CPU contention
  *   --from-json FILE  print the table (and --svg) of an earlier run instead of running
  * With REDIS_URL set it also runs the profile across two instances sharing that Redis and
  * reports the cross-instance relay latency.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { createInterface } from 'node:readline'
@@ -33,6 +35,7 @@ const { values: args } = parseArgs({
     svg: { type: 'string' },
     only: { type: 'string' },
     'server-env': { type: 'string', multiple: true, default: [] },
+    'server-cpus': { type: 'string' },
     'from-json': { type: 'string' }
   }
 })
@@ -43,6 +46,7 @@ const RATES = args.rates!.split(',').map(Number)
 const DURATION_MS = Number(args.duration) * 1000
 const WORKERS = Number(args.workers)
 const CLOCK_TICKS_PER_SECOND = 100 // Linux USER_HZ
+const SERVER_CPUS = args['server-cpus']
 
 const ROOT = new URL('../../', import.meta.url)
 const SERVERS = {
@@ -55,8 +59,24 @@ interface Running {
   child?: ChildProcess
 }
 
+/** The CPUs of this machine not in a taskset list such as `0` or `0-1,3`. */
+function otherCpus(list: string): string {
+  const taken = new Set(
+    list.split(',').flatMap((part) => {
+      const [from, to = from] = part.split('-').map(Number) as [number, number?]
+      return Array.from({ length: to! - from + 1 }, (_, i) => from + i)
+    })
+  )
+  const rest = cpus().map((_, i) => i).filter((cpu) => !taken.has(cpu))
+  if (rest.length === 0) throw new Error(`--server-cpus ${list} leaves no CPU for the load`)
+  return rest.join(',')
+}
+
 function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, [SERVERS[kind]], {
+  const [command, argv] = SERVER_CPUS === undefined
+    ? [process.execPath, [SERVERS[kind]]]
+    : ['taskset', ['-c', SERVER_CPUS, process.execPath, SERVERS[kind]]]
+  const child = spawn(command, argv, {
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...(kind === 'ours' ? SERVER_ENV : {}), ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
@@ -273,6 +293,11 @@ function ratio(ours?: number, floor?: number): string {
 
 async function main(): Promise<void> {
   if (!args['from-json']) console.error(`bench: ${SOCKETS} sockets, rates ${RATES.join(', ')}/s for ${DURATION_MS / 1000} s each, ${WORKERS} load threads, ${cpus().length} cores`)
+  if (SERVER_CPUS !== undefined && !args['from-json']) {
+    // Every thread of this process (the load workers start later and inherit it) off the servers' CPUs.
+    execFileSync('taskset', ['-a', '-p', '-c', otherCpus(SERVER_CPUS), String(process.pid)], { stdio: 'ignore' })
+    console.error(`servers on CPU ${SERVER_CPUS}, load on CPU ${otherCpus(SERVER_CPUS)}`)
+  }
   const results: ScenarioResult[] = []
   if (args['from-json']) {
     results.push(...(JSON.parse(readFileSync(args['from-json'], 'utf8')) as { results: ScenarioResult[] }).results)
