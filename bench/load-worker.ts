@@ -3,7 +3,7 @@
  * paced signals between room members, timing everything with one clock shared by all threads.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { io, type Socket } from 'socket.io-client'
+import { LeanClient } from './lean-client.js'
 
 export interface WorkerSetup {
   /** Members of a room are spread over these instance URLs (one URL: one instance). */
@@ -37,7 +37,7 @@ const now = (): number => performance.timeOrigin + performance.now()
 const { urls, rooms, firstRoom } = workerData as WorkerSetup
 
 interface Member {
-  socket: Socket
+  socket: LeanClient
   id: string
 }
 const roomMembers: Member[][] = []
@@ -48,27 +48,34 @@ let latencies: number[] = []
 const SDPS = Array.from({ length: 8 }, (_, i) => 'v=0\r\n' + 'a=' + 'x'.repeat(3000 + i * 400) + '\r\n')
 const CANDIDATE = 'candidate:842163049 1 udp 1677729535 198.51.100.7 54400 typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag abcd network-cost 999'.padEnd(230, ' ')
 
-function connect(url: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 30_000 })
-    socket.once('connect', () => resolve(socket))
-    socket.once('connect_error', (err) => {
-      socket.close()
-      reject(err)
-    })
-    socket.on('signal', ({ signal }: { signal: { t: number } }) => {
-      received++
-      latencies.push(now() - signal.t)
-    })
+async function connect(url: string): Promise<LeanClient> {
+  const socket = await LeanClient.connect(url, 30_000)
+  socket.on('signal', (payload) => {
+    received++
+    latencies.push(now() - (payload as { signal: { t: number } }).signal.t)
   })
+  return socket
 }
 
-function ack(socket: Socket, event: string, payload: unknown): Promise<{ ok: boolean; roomId?: string }> {
-  return socket.timeout(30_000).emitWithAck(event, payload).catch(() => ({ ok: false }))
+/** `promise`, or `fallback` once `ms` have passed. */
+function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<T>((resolve) => (timer = setTimeout(resolve, ms, fallback)))
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+/** An ack, or a failure once the connection closes (the lean client resolves those with ok: false). */
+function ack(socket: LeanClient, event: string, payload: unknown): Promise<{ ok: boolean; roomId?: string }> {
+  return socket.emitWithAck(event, payload)
+}
+
+/** A join's ack; one that takes over 30 s counts as failed. */
+function joinAck(socket: LeanClient, event: string, payload: unknown): Promise<{ ok: boolean; roomId?: string }> {
+  return within(ack(socket, event, payload), 30_000, { ok: false })
 }
 
 async function seatRoom(index: number, report: ConnectReport): Promise<void> {
-  const sockets: Socket[] = []
+  const sockets: LeanClient[] = []
   try {
     for (let i = 0; i < ROOM_SIZE; i++) sockets.push(await connect(urls[i % urls.length]!))
   } catch {
@@ -76,21 +83,21 @@ async function seatRoom(index: number, report: ConnectReport): Promise<void> {
     for (const socket of sockets) socket.close()
     return
   }
-  const [owner, ...others] = sockets as [Socket, ...Socket[]]
+  const [owner, ...others] = sockets as [LeanClient, ...LeanClient[]]
   let started = now()
-  const created = await ack(owner, 'create-room', { username: `owner-${firstRoom + index}` })
+  const created = await joinAck(owner, 'create-room', { username: `owner-${firstRoom + index}` })
   report.joinMs.push(now() - started)
   if (!created.ok) {
     report.failedJoins += ROOM_SIZE
     return
   }
-  const members: Member[] = [{ socket: owner, id: owner.id! }]
+  const members: Member[] = [{ socket: owner, id: owner.id }]
   await Promise.all(
     others.map(async (socket, i) => {
       started = now()
-      const joined = await ack(socket, 'join-room', { roomId: created.roomId, username: `member-${i}` })
+      const joined = await joinAck(socket, 'join-room', { roomId: created.roomId, username: `member-${i}` })
       report.joinMs.push(now() - started)
-      if (joined.ok) members.push({ socket, id: socket.id! })
+      if (joined.ok) members.push({ socket, id: socket.id })
       else report.failedJoins++
     })
   )
@@ -119,6 +126,7 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
   let budget = 0
   let cursor = 0
   let count = 0
+  let answered = 0
   const pending: Array<Promise<void>> = []
   const end = now() + durationMs
   while (now() < end) {
@@ -136,6 +144,7 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
       report.sent++
       pending.push(
         ack(from.socket, 'signal', { to: to.id, signal }).then((result) => {
+          answered++
           if (!result.ok) report.failed++
         })
       )
@@ -143,7 +152,9 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
     const spent = now() - tickStart
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, TICK_MS - spent)))
   }
-  await Promise.all(pending)
+  // Acks still missing 30 s after the phase count as failed.
+  await within(Promise.all(pending), 30_000, [])
+  report.failed += report.sent - answered
   // Let the last relayed signals land.
   await new Promise((resolve) => setTimeout(resolve, 500))
   report.latencyMs = latencies
