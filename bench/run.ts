@@ -9,6 +9,8 @@
  *   --url URL        measure a server already running there (no floor, no CPU/RSS figures)
  *   --json FILE      write the results as JSON;  --svg FILE  write the latency chart
  *   --only ours|floor
+ *   --repeat K       measure ours and the floor K times, alternating, and report the median of each
+ *                    figure (the worst for failures): CPU time on a shared VM drifts between runs
  *   --server-env K=V  a setting for our server (repeatable)
  *   --server-cpus L  run the servers on these CPUs (a taskset list, e.g. 0) and the load on the
  *                    others, so that latency measures the server rather than CPU contention
@@ -34,6 +36,7 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     svg: { type: 'string' },
     only: { type: 'string' },
+    repeat: { type: 'string', default: '1' },
     'server-env': { type: 'string', multiple: true, default: [] },
     'server-cpus': { type: 'string' },
     'from-json': { type: 'string' }
@@ -45,6 +48,7 @@ const SOCKETS = Number(args.sockets)
 const RATES = args.rates!.split(',').map(Number)
 const DURATION_MS = Number(args.duration) * 1000
 const WORKERS = Number(args.workers)
+const REPEAT = Number(args.repeat)
 const CLOCK_TICKS_PER_SECOND = 100 // Linux USER_HZ
 const SERVER_CPUS = args['server-cpus']
 
@@ -183,6 +187,8 @@ interface ScenarioResult {
   joinP99: number
   rssPerSocketBytes?: number
   rates: RatePoint[]
+  /** With --repeat: each round's own figures, of which this result is the median. */
+  rounds?: ScenarioResult[]
 }
 
 async function scenario(name: string, urls: string[], pid?: number): Promise<ScenarioResult> {
@@ -240,6 +246,39 @@ async function crossInstance(redisUrl: string): Promise<ScenarioResult> {
   }
 }
 
+function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+/** One result from several rounds of the same scenario: the median of each figure, the worst failure counts. */
+function combine(rounds: ScenarioResult[]): ScenarioResult {
+  if (rounds.length === 1) return rounds[0]!
+  const pick = (f: (r: ScenarioResult) => number | undefined): number | undefined =>
+    rounds[0] && f(rounds[0]) === undefined ? undefined : median(rounds.map((r) => f(r)!))
+  return {
+    name: rounds[0]!.name,
+    sockets: rounds[0]!.sockets,
+    seated: Math.min(...rounds.map((r) => r.seated)),
+    failedJoins: Math.max(...rounds.map((r) => r.failedJoins)),
+    joinP50: pick((r) => r.joinP50)!,
+    joinP99: pick((r) => r.joinP99)!,
+    rssPerSocketBytes: pick((r) => r.rssPerSocketBytes),
+    rates: rounds[0]!.rates.map((point, i) => ({
+      rate: point.rate,
+      relayP50: pick((r) => r.rates[i]!.relayP50)!,
+      relayP99: pick((r) => r.rates[i]!.relayP99)!,
+      sent: pick((r) => r.rates[i]!.sent)!,
+      lost: Math.max(...rounds.map((r) => r.rates[i]!.lost)),
+      failed: Math.max(...rounds.map((r) => r.rates[i]!.failed)),
+      cpuMicrosPerSignal: pick((r) => r.rates[i]!.cpuMicrosPerSignal)
+    })),
+    rounds
+  }
+}
+
 function svgChart(results: ScenarioResult[]): string {
   const width = 720
   const height = 380
@@ -292,7 +331,7 @@ function ratio(ours?: number, floor?: number): string {
 }
 
 async function main(): Promise<void> {
-  if (!args['from-json']) console.error(`bench: ${SOCKETS} sockets, rates ${RATES.join(', ')}/s for ${DURATION_MS / 1000} s each, ${WORKERS} load threads, ${cpus().length} cores`)
+  if (!args['from-json']) console.error(`bench: ${SOCKETS} sockets, rates ${RATES.join(', ')}/s for ${DURATION_MS / 1000} s each, ${WORKERS} load threads, ${cpus().length} cores, ${REPEAT} round(s)`)
   if (SERVER_CPUS !== undefined && !args['from-json']) {
     // Every thread of this process (the load workers start later and inherit it) off the servers' CPUs.
     execFileSync('taskset', ['-a', '-p', '-c', otherCpus(SERVER_CPUS), String(process.pid)], { stdio: 'ignore' })
@@ -304,8 +343,12 @@ async function main(): Promise<void> {
   } else if (args.url) {
     results.push(await scenario(args.url, [args.url]))
   } else {
-    if (args.only !== 'floor') results.push(await measure('ours'))
-    if (args.only !== 'ours') results.push(await measure('floor'))
+    const rounds: Record<keyof typeof SERVERS, ScenarioResult[]> = { ours: [], floor: [] }
+    for (let round = 0; round < REPEAT; round++) {
+      if (args.only !== 'floor') rounds.ours.push(await measure('ours'))
+      if (args.only !== 'ours') rounds.floor.push(await measure('floor'))
+    }
+    for (const kind of ['ours', 'floor'] as const) if (rounds[kind].length > 0) results.push(combine(rounds[kind]))
     if (process.env.REDIS_URL && !args.only) results.push(await crossInstance(process.env.REDIS_URL))
   }
 
