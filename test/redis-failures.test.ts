@@ -188,3 +188,57 @@ t.test('a redis+sentinel:// URL finds the primary through Sentinel', async (t) =
   t.equal((await direct.keys('signaling:room:*')).length, 1, 'the room lives on the primary Sentinel named')
   direct.disconnect()
 })
+
+t.test('a redis+cluster:// URL works against a real three-node Redis Cluster, across two instances', async (t) => {
+  const ports = [await freePort(), await freePort(), await freePort()]
+  const dir = mkdtempSync(join(tmpdir(), 'signaling-cluster-'))
+  const nodes = ports.map((port) =>
+    spawn('redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
+      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`
+    ], { stdio: 'ignore' })
+  )
+  t.teardown(async () => {
+    // The adapter's stream readers let go after their blocking read (1 s); then Redis may go.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    for (const node of nodes) node.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  })
+  for (const port of ports) await until(() => pings(`redis://127.0.0.1:${port}`), `cluster node ${port}`)
+  const create = spawn('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' })
+  t.equal((await once(create, 'exit'))[0], 0, 'redis-cli created the cluster')
+  await until(async () => {
+    const probes = ports.map((port) => new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null }))
+    try {
+      const infos = await Promise.all(probes.map(async (probe) => (await probe.connect(), String(await probe.call('CLUSTER', 'INFO')))))
+      return infos.every((info) => info.includes('cluster_state:ok'))
+    } finally {
+      for (const probe of probes) probe.disconnect()
+    }
+  }, 'the cluster to agree on its slots')
+
+  const env = {
+    REDIS_URL: `redis+cluster://127.0.0.1:${ports[0]}`,
+    REDIS_KEY_PREFIX: '{signaling-cluster}:',
+    INSTANCE_HEARTBEAT_MS: '200',
+    INSTANCE_TIMEOUT_MS: '1000'
+  }
+  const [a, b] = [await buildServer(t, env), await buildServer(t, env)]
+  const [alice, bob] = [await a.connect(), await b.connect()]
+  const roomId = await createRoom(alice, 'alice')
+  t.match(await joinRoom(bob, roomId, 'bob'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] }, 'joined through the other instance')
+  const relayed = nextEvent(alice, 'signal')
+  t.same(await request(bob, 'signal', { to: alice.id, signal: { sdp: 'offer' } }), { ok: true })
+  t.same(await relayed, { from: bob.id, signal: { sdp: 'offer' } }, 'relayed across instances through the cluster')
+  const [left, bobId] = [nextEvent(alice, 'user-left'), bob.id]
+  bob.disconnect()
+  t.equal(await left, bobId, 'a leave reaches the other instance')
+
+  // Every key sits in the hash tag's one slot, on whichever node serves it.
+  const cluster = new Redis.Cluster([{ host: '127.0.0.1', port: ports[0]! }])
+  t.teardown(() => cluster.disconnect())
+  await cluster.ping() // the node list fills in once the client has read the slot map
+  const keys = (await Promise.all(cluster.nodes('master').map((node) => node.keys('{signaling-cluster}:*')))).filter((found) => found.length > 0)
+  t.equal(keys.length, 1, 'all keys on one node')
+  t.ok(keys[0]!.some((key) => key.includes(roomId)), 'the room is stored in the cluster')
+})
