@@ -155,8 +155,13 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
   // Acks still missing 30 s after the phase count as failed.
   await within(Promise.all(pending), 30_000, [])
   report.failed += report.sent - answered
-  // Let the last relayed signals land.
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  // Let the last relayed signals land: past saturation (or through Redis) they trail the acks by
+  // seconds, and counting them as lost, or in the next phase, would misreport both.
+  const drainUntil = now() + 30_000
+  for (let seen = -1; received !== seen && now() < drainUntil; ) {
+    seen = received
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+  }
   report.latencyMs = latencies
   report.received = received
   return report
