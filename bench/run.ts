@@ -106,6 +106,11 @@ function cpuMicros(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND
 }
 
+/** Write system calls the process has made (each socket write is one writev), from /proc. */
+function writeCalls(pid: number): number {
+  return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1])
+}
+
 function rssBytes(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!
   return Number(line.split(/\s+/)[1]) * 1024
@@ -176,6 +181,8 @@ interface RatePoint {
   lost: number
   failed: number
   cpuMicrosPerSignal?: number
+  /** Server write calls per signal: 2 (the ack and the relay) plus pings and keepalives. Not noisy. */
+  writesPerSignal?: number
 }
 
 interface ScenarioResult {
@@ -208,9 +215,9 @@ async function scenario(name: string, urls: string[], pid?: number): Promise<Sce
   }
   console.error(`${name}: ${joined.seated}/${SOCKETS} seated, ${joined.failedJoins} failed joins`)
   for (const rate of RATES) {
-    const cpuBefore = pid ? cpuMicros(pid) : 0
+    const [cpuBefore, writesBefore] = pid ? [cpuMicros(pid), writeCalls(pid)] : [0, 0]
     const relayed = await load.relay(rate)
-    const cpuAfter = pid ? cpuMicros(pid) : 0
+    const [cpuAfter, writesAfter] = pid ? [cpuMicros(pid), writeCalls(pid)] : [0, 0]
     const point: RatePoint = {
       rate,
       relayP50: percentile(relayed.latencyMs, 50),
@@ -218,7 +225,8 @@ async function scenario(name: string, urls: string[], pid?: number): Promise<Sce
       sent: relayed.sent,
       failed: relayed.failed,
       lost: relayed.sent - relayed.failed - relayed.received,
-      cpuMicrosPerSignal: pid ? (cpuAfter - cpuBefore) / Math.max(1, relayed.received) : undefined
+      cpuMicrosPerSignal: pid ? (cpuAfter - cpuBefore) / Math.max(1, relayed.received) : undefined,
+      writesPerSignal: pid ? (writesAfter - writesBefore) / Math.max(1, relayed.received) : undefined
     }
     result.rates.push(point)
     console.error(`${name} @ ${rate}/s: p50 ${point.relayP50.toFixed(2)} ms, p99 ${point.relayP99.toFixed(2)} ms, lost ${point.lost}, failed ${point.failed}`)
@@ -273,7 +281,8 @@ function combine(rounds: ScenarioResult[]): ScenarioResult {
       sent: pick((r) => r.rates[i]!.sent)!,
       lost: Math.max(...rounds.map((r) => r.rates[i]!.lost)),
       failed: Math.max(...rounds.map((r) => r.rates[i]!.failed)),
-      cpuMicrosPerSignal: pick((r) => r.rates[i]!.cpuMicrosPerSignal)
+      cpuMicrosPerSignal: pick((r) => r.rates[i]!.cpuMicrosPerSignal),
+      writesPerSignal: pick((r) => r.rates[i]!.writesPerSignal)
     })),
     rounds
   }
@@ -368,6 +377,7 @@ async function main(): Promise<void> {
     add(`relay p99 @ ${rate}/s (ms)`, (r) => at(r)?.relayP99)
     add(`lost + failed @ ${rate}/s`, (r) => (at(r) ? at(r)!.lost + at(r)!.failed : undefined), 0)
     add(`server CPU µs per signal @ ${rate}/s`, (r) => at(r)?.cpuMicrosPerSignal, 1)
+    add(`server writes per signal @ ${rate}/s`, (r) => at(r)?.writesPerSignal)
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)))
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join('  '))
