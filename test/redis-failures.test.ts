@@ -191,12 +191,15 @@ t.test('a redis+sentinel:// URL finds the primary through Sentinel', async (t) =
 
 t.test('a redis+cluster:// URL works against a real three-node Redis Cluster, across two instances', async (t) => {
   const ports = [await freePort(), await freePort(), await freePort()]
+  // Each node's cluster bus port too: by default it is port + 10000, which an ephemeral port
+  // pushes past 65535 (Redis then refuses to start).
+  const busPorts = [await freePort(), await freePort(), await freePort()]
   const dir = mkdtempSync(join(tmpdir(), 'signaling-cluster-'))
-  const nodes = ports.map((port) =>
+  const nodes = ports.map((port, i) =>
     spawn('redis-server', [
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
-      '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`
-    ], { stdio: 'ignore' })
+      '--port', String(port), '--cluster-port', String(busPorts[i]), '--bind', '127.0.0.1', '--dir', dir,
+      '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`
+    ], { stdio: ['ignore', 'ignore', 'inherit'] })
   )
   t.teardown(async () => {
     // The adapter's stream readers let go after their blocking read (1 s); then Redis may go.
@@ -209,9 +212,12 @@ t.test('a redis+cluster:// URL works against a real three-node Redis Cluster, ac
   t.equal((await once(create, 'exit'))[0], 0, 'redis-cli created the cluster')
   await until(async () => {
     const probes = ports.map((port) => new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null }))
+    for (const probe of probes) probe.on('error', () => {})
     try {
       const infos = await Promise.all(probes.map(async (probe) => (await probe.connect(), String(await probe.call('CLUSTER', 'INFO')))))
       return infos.every((info) => info.includes('cluster_state:ok'))
+    } catch {
+      return false
     } finally {
       for (const probe of probes) probe.disconnect()
     }

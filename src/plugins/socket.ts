@@ -279,10 +279,13 @@ export default fp(
       let clock = Date.now()
       const broadcast = nsp.adapter.broadcast.bind(nsp.adapter)
       nsp.adapter.broadcast = (packet, opts) => {
-        // The packets that get an offset: events without an ack, not volatile. Only broadcasts
-        // to socket ids with no exceptions (every relayed signal) are noted: cheap, and a socket
-        // missed here just gets its keepalive. Packets from other instances are not seen here.
-        if (packet.type === 2 && packet.id === undefined && !opts.flags?.volatile && !opts.except?.size) {
+        // The packets that get an offset: events without an ack, not volatile (and, between
+        // instances, not local-only). Only broadcasts to socket ids with no exceptions (every
+        // relayed signal) are noted: cheap, and a socket missed here just gets its keepalive.
+        // Packets from other instances are not seen here.
+        const offset = packet.type === 2 && packet.id === undefined && !opts.flags?.volatile &&
+          !(backend.adapter !== undefined && opts.flags?.local)
+        if (offset && !opts.except?.size) {
           for (const room of opts.rooms) {
             const socket = nsp.sockets.get(room)
             if (socket !== undefined) offsetAt.set(socket, clock)
