@@ -58,6 +58,8 @@ export class LeanClient {
 
   /** `42<id>[event, payload]`; resolves with the ack's first argument. */
   emitWithAck(event: string, payload: unknown): Promise<any> {
+    // A closed socket would drop the packet silently and the ack would never come.
+    if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve({ ok: false })
     const id = this.nextAck++
     return new Promise((resolve) => {
       this.acks.set(id, resolve)

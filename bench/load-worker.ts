@@ -127,6 +127,7 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
   let cursor = 0
   let count = 0
   let answered = 0
+  let settled = false
   const pending: Array<Promise<void>> = []
   const end = now() + durationMs
   while (now() < end) {
@@ -144,6 +145,7 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
       report.sent++
       pending.push(
         ack(from.socket, 'signal', { to: to.id, signal }).then((result) => {
+          if (settled) return // too late: already counted as failed
           answered++
           if (!result.ok) report.failed++
         })
@@ -154,11 +156,12 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
   }
   // Acks still missing 30 s after the phase count as failed.
   await within(Promise.all(pending), 30_000, [])
+  settled = true
   report.failed += report.sent - answered
   // Let the last relayed signals land: past saturation (or through Redis) they trail the acks by
   // seconds, and counting them as lost, or in the next phase, would misreport both.
   const drainUntil = now() + 30_000
-  for (let seen = -1; received !== seen && now() < drainUntil; ) {
+  for (let seen = -1; (received !== seen || received < report.sent - report.failed) && now() < drainUntil; ) {
     seen = received
     await new Promise((resolve) => setTimeout(resolve, 1000))
   }

@@ -49,6 +49,7 @@ const RATES = args.rates!.split(',').map(Number)
 const DURATION_MS = Number(args.duration) * 1000
 const WORKERS = Number(args.workers)
 const REPEAT = Number(args.repeat)
+if (!Number.isInteger(REPEAT) || REPEAT < 1) throw new Error(`--repeat must be a whole number from 1, not ${args.repeat}`)
 const CLOCK_TICKS_PER_SECOND = 100 // Linux USER_HZ
 const SERVER_CPUS = args['server-cpus']
 
@@ -68,6 +69,7 @@ function otherCpus(list: string): string {
   const taken = new Set(
     list.split(',').flatMap((part) => {
       const [from, to = from] = part.split('-').map(Number) as [number, number?]
+      if (!Number.isInteger(from) || !Number.isInteger(to)) throw new Error(`--server-cpus takes CPUs and ranges such as 0 or 0-1,3, not ${list}`)
       return Array.from({ length: to! - from + 1 }, (_, i) => from + i)
     })
   )
@@ -181,7 +183,10 @@ interface RatePoint {
   lost: number
   failed: number
   cpuMicrosPerSignal?: number
-  /** Server write calls per signal: 2 (the ack and the relay) plus pings and keepalives. Not noisy. */
+  /**
+   * Server write calls per signal: at most 2 (the ack and the relay; under load Node may batch
+   * them) plus pings and keepalives, over the phase and its drain. An exact count, unlike CPU time.
+   */
   writesPerSignal?: number
 }
 
