@@ -166,6 +166,52 @@ t.test('the page works from another origin, against the server cross-origin', as
   await browser.close()
 })
 
+t.test('a dropped connection shows "Reconnecting…", and the call goes on in the same seat', async (t) => {
+  const browser = await launch(t)
+  if (!browser) return
+  const { url, app } = await buildServer(t)
+  const ada = await open(browser, `${url}/`)
+  await enter(ada, 'Ada')
+  await ada.locator('#call').waitFor({ state: 'visible' })
+  const grace = await open(browser, (await ada.locator('#room-link').getAttribute('href'))!)
+  await enter(grace, 'Grace')
+  await Promise.all([playingRemotes(ada, 1), playingRemotes(grace, 1)])
+  const inRoom = (await grace.locator('#status').textContent())!
+  t.match(inRoom, /^In room /)
+
+  // The states pass quickly (the client retries within about a second): record them in the pages.
+  await grace.evaluate(() => {
+    const status = document.getElementById('status')!
+    const seen: string[] = ((window as unknown as { seen: string[] }).seen = [])
+    new MutationObserver(() => seen.push(`${status.textContent} ${status.className}`)).observe(status, {
+      attributes: true, childList: true, characterData: true, subtree: true
+    })
+  })
+  await ada.evaluate(() => {
+    const flags: boolean[] = ((window as unknown as { awaySeen: boolean[] }).awaySeen = [])
+    new MutationObserver(() => {
+      if (document.querySelector('.tile.away')) flags.push(true)
+    }).observe(document.body, { attributes: true, subtree: true, attributeFilter: ['class'] })
+  })
+  const socket = [...app.io.of('/').sockets.values()].find((s) => s.data.username === 'Grace')!
+  const graceId = socket.id
+  socket.conn.close() // the transport goes, as in a network drop; the seat is held for the grace window
+
+  await grace.waitForFunction((text) => {
+    const status = document.getElementById('status')!
+    return status.textContent === text && !status.classList.contains('reconnecting') &&
+      (window as unknown as { seen: string[] }).seen.length > 0
+  }, inRoom, { timeout: 30_000 })
+  const seen = await grace.evaluate(() => (window as unknown as { seen: string[] }).seen)
+  t.ok(seen.some((state) => state === 'Reconnecting… reconnecting'), `Grace's page said it was reconnecting (${seen.join(' | ')})`)
+  t.ok(app.io.of('/').sockets.get(graceId)?.recovered, 'recovered with the same socket id')
+  await ada.waitForFunction(() => (window as unknown as { awaySeen: boolean[] }).awaySeen.length > 0 && !document.querySelector('.tile.away'))
+  t.pass('Ada saw Grace\'s tile marked away, then back')
+  await Promise.all([playingRemotes(ada, 1), playingRemotes(grace, 1)])
+  t.pass('both still play each other\'s camera')
+  await browser.close()
+})
+
 t.test('accessibility: labelled controls, no serious axe violations, usable by keyboard', async (t) => {
   const browser = await launch(t)
   if (!browser) return
