@@ -170,7 +170,7 @@ t.test('keepalive: a quiet member gets them, a member receiving signals gets non
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   await sync(bob)
-  t.ok(aliceKept.length >= 2, `the quiet member got ${aliceKept.length} keepalives in about 3 s`)
+  t.ok(aliceKept.length >= 1, `the quiet member got ${aliceKept.length} keepalives in about 3 s`)
   t.equal(bobKept.length, 0, 'the member receiving signals needed none')
 })
 
