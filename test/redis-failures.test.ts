@@ -50,31 +50,68 @@ t.test('an instance killed with SIGKILL leaves no ghosts: its members are remove
   t.equal((await redis.client.keys(`${redis.prefix}seats:*`)).length, 1, 'only the survivor still holds seats')
 })
 
-/** A private redis-server we may kill and restart; its AOF keeps the data across the restart. */
-function startRedis(port: number, dir: string): ChildProcess {
-  return spawn('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
-    '--appendonly', 'yes', '--appendfsync', 'always'
-  ], { stdio: 'ignore' })
+interface PrivateRedis {
+  port: number
+  url: string
+  /** Its own temporary folder (data, config files), removed at teardown. */
+  dir: string
+  /** Kills it as a crash would, and waits for it to be gone. */
+  kill(): Promise<void>
+  /** Starts it again on the same port and folder, and waits until it answers. */
+  start(): Promise<void>
+}
+
+/**
+ * A redis-server of the test's own, on an ephemeral port, killed at teardown, which a test may
+ * kill and restart: its AOF keeps the data across the restart. `args` add to its command line.
+ */
+async function privateRedis(t: Test, args: string[] = []): Promise<PrivateRedis> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'signaling-redis-'))
+  const url = `redis://127.0.0.1:${port}`
+  let server: ChildProcess | undefined
+  const redis: PrivateRedis = {
+    port,
+    url,
+    dir,
+    async kill() {
+      if (server === undefined || server.exitCode !== null || server.signalCode !== null) return
+      const exited = once(server, 'exit')
+      server.kill('SIGKILL')
+      await exited
+    },
+    async start() {
+      server = spawn('redis-server', [
+        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+        '--appendonly', 'yes', '--appendfsync', 'always', ...args
+      ], { stdio: ['ignore', 'ignore', 'inherit'] })
+      await until(() => pings(url), `the private redis-server on ${port}`)
+    }
+  }
+  t.teardown(async () => {
+    await redis.kill()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  await redis.start()
+  return redis
+}
+
+/** Closes the app before its Redis goes: the adapter's stream readers let go after their blocking read (1 s). */
+function closeBeforeRedis(t: Test, apps: Array<{ close(): Promise<unknown> }>): void {
+  t.teardown(async () => {
+    await Promise.all(apps.map((app) => app.close()))
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+  })
 }
 
 t.test('Redis going away: no crash, /ready 503, UNAVAILABLE, and service resumes by itself', async (t) => {
-  const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'signaling-redis-'))
-  let redisProcess = startRedis(port, dir)
-  t.teardown(() => {
-    redisProcess.kill('SIGKILL')
-    rmSync(dir, { recursive: true, force: true })
-  })
-  const url = `redis://127.0.0.1:${port}`
-  await until(() => pings(url), 'the private redis-server')
-  const { app, connect } = await buildServer(t, { REDIS_URL: url, INSTANCE_HEARTBEAT_MS: '200', INSTANCE_TIMEOUT_MS: '1000' })
+  const redis = await privateRedis(t)
+  const { app, connect } = await buildServer(t, { REDIS_URL: redis.url, INSTANCE_HEARTBEAT_MS: '200', INSTANCE_TIMEOUT_MS: '1000' })
   const [alice, bob] = [await connect(), await connect()]
   const roomId = await createRoom(alice, 'alice')
   await joinRoom(bob, roomId, 'bob')
 
-  redisProcess.kill('SIGKILL')
-  await once(redisProcess, 'exit')
+  await redis.kill()
   await until(async () => (await app.inject('/ready')).statusCode === 503, '/ready to turn 503')
   t.match((await app.inject('/ready')).json(), { failing: ['redis'] })
   t.match(await request(alice, 'user-list'), { ok: false, error: { code: 'UNAVAILABLE' } })
@@ -84,7 +121,7 @@ t.test('Redis going away: no crash, /ready 503, UNAVAILABLE, and service resumes
   const left = nextEvent(alice, 'user-left', 20_000)
   bob.disconnect()
 
-  redisProcess = startRedis(port, dir)
+  await redis.start()
   await until(async () => (await app.inject('/ready')).statusCode === 200, '/ready to turn 200 again')
   t.equal(await left, bobId, 'the missed leave is repaired once Redis is back')
   t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id, username: 'alice' }] })
@@ -124,16 +161,8 @@ t.test('an instance paused past the timeout is taken for dead, then re-seats its
 })
 
 t.test('after a Redis outage shared by two instances, neither takes the other for dead', async (t) => {
-  const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'signaling-redis-'))
-  let redisProcess = startRedis(port, dir)
-  t.teardown(() => {
-    redisProcess.kill('SIGKILL')
-    rmSync(dir, { recursive: true, force: true })
-  })
-  const url = `redis://127.0.0.1:${port}`
-  await until(() => pings(url), 'the private redis-server')
-  const env = { REDIS_URL: url, INSTANCE_HEARTBEAT_MS: '200', INSTANCE_TIMEOUT_MS: '1000' }
+  const redis = await privateRedis(t)
+  const env = { REDIS_URL: redis.url, INSTANCE_HEARTBEAT_MS: '200', INSTANCE_TIMEOUT_MS: '1000' }
   const [a, b] = [await buildServer(t, env), await buildServer(t, env)]
   const alice = await a.connect()
   const bob = await b.connect()
@@ -142,12 +171,11 @@ t.test('after a Redis outage shared by two instances, neither takes the other fo
   const aliceSawLeft = collect(alice, 'user-left')
   const bobSawLeft = collect(bob, 'user-left')
 
-  redisProcess.kill('SIGKILL')
-  await once(redisProcess, 'exit')
+  await redis.kill()
   await until(async () => (await a.app.inject('/ready')).statusCode === 503, 'instance a to notice')
   // Longer than INSTANCE_TIMEOUT_MS: every heartbeat key has expired when Redis comes back.
   await new Promise((resolve) => setTimeout(resolve, 1500))
-  redisProcess = startRedis(port, dir)
+  await redis.start()
   await until(async () => (await a.app.inject('/ready')).statusCode === 200, 'instance a to recover')
   await until(async () => (await b.app.inject('/ready')).statusCode === 200, 'instance b to recover')
   // Two more timeouts: long enough for a wrongful reap to have happened.
@@ -160,54 +188,38 @@ t.test('after a Redis outage shared by two instances, neither takes the other fo
 })
 
 t.test('a redis+sentinel:// URL finds the primary through Sentinel', async (t) => {
-  const [primaryPort, sentinelPort] = [await freePort(), await freePort()]
-  const dir = mkdtempSync(join(tmpdir(), 'signaling-sentinel-'))
-  const primary = startRedis(primaryPort, dir)
-  writeFileSync(join(dir, 'sentinel.conf'), [
+  const primary = await privateRedis(t)
+  const sentinelPort = await freePort()
+  writeFileSync(join(primary.dir, 'sentinel.conf'), [
     `port ${sentinelPort}`,
     'bind 127.0.0.1',
-    `sentinel monitor mymaster 127.0.0.1 ${primaryPort} 1`,
+    `sentinel monitor mymaster 127.0.0.1 ${primary.port} 1`,
     'sentinel down-after-milliseconds mymaster 1000'
   ].join('\n') + '\n')
-  const sentinel = spawn('redis-server', [join(dir, 'sentinel.conf'), '--sentinel'], { stdio: 'ignore' })
-  await until(() => pings(`redis://127.0.0.1:${primaryPort}`), 'the primary')
+  const sentinel = spawn('redis-server', [join(primary.dir, 'sentinel.conf'), '--sentinel'], { stdio: 'ignore' })
+  t.teardown(() => {
+    sentinel.kill('SIGKILL')
+  })
   await until(() => pings(`redis://127.0.0.1:${sentinelPort}`), 'the sentinel')
   const { app, connect } = await buildServer(t, { REDIS_URL: `redis+sentinel://127.0.0.1:${sentinelPort}/mymaster` })
-  t.teardown(async () => {
-    await app.close()
-    // The adapter's stream readers let go after their blocking read (1 s); then Redis may go.
-    await new Promise((resolve) => setTimeout(resolve, 1500))
-    sentinel.kill('SIGKILL')
-    primary.kill('SIGKILL')
-    rmSync(dir, { recursive: true, force: true })
-  })
+  closeBeforeRedis(t, [app])
   const [alice, bob] = [await connect(), await connect()]
   const roomId = await createRoom(alice, 'alice')
   t.match(await joinRoom(bob, roomId, 'bob'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] })
-  const direct = new Redis(`redis://127.0.0.1:${primaryPort}`)
+  const direct = new Redis(primary.url)
   t.equal((await direct.keys('signaling:room:*')).length, 1, 'the room lives on the primary Sentinel named')
   direct.disconnect()
 })
 
 t.test('a redis+cluster:// URL works against a real three-node Redis Cluster, across two instances', async (t) => {
-  const ports = [await freePort(), await freePort(), await freePort()]
-  // Each node's cluster bus port too: by default it is port + 10000, which an ephemeral port
-  // pushes past 65535 (Redis then refuses to start).
-  const busPorts = [await freePort(), await freePort(), await freePort()]
-  const dir = mkdtempSync(join(tmpdir(), 'signaling-cluster-'))
-  const nodes = ports.map((port, i) =>
-    spawn('redis-server', [
-      '--port', String(port), '--cluster-port', String(busPorts[i]), '--bind', '127.0.0.1', '--dir', dir,
-      '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`
-    ], { stdio: ['ignore', 'ignore', 'inherit'] })
-  )
-  t.teardown(async () => {
-    // The adapter's stream readers let go after their blocking read (1 s); then Redis may go.
-    await new Promise((resolve) => setTimeout(resolve, 1500))
-    for (const node of nodes) node.kill('SIGKILL')
-    rmSync(dir, { recursive: true, force: true })
-  })
-  for (const port of ports) await until(() => pings(`redis://127.0.0.1:${port}`), `cluster node ${port}`)
+  // Each node's cluster bus port is by default its port + 10000, which an ephemeral port pushes
+  // past 65535 (Redis then refuses to start): give it one of its own.
+  const nodes = [
+    await privateRedis(t, ['--cluster-enabled', 'yes', '--cluster-port', String(await freePort())]),
+    await privateRedis(t, ['--cluster-enabled', 'yes', '--cluster-port', String(await freePort())]),
+    await privateRedis(t, ['--cluster-enabled', 'yes', '--cluster-port', String(await freePort())])
+  ]
+  const ports = nodes.map((node) => node.port)
   const create = spawn('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' })
   t.equal((await once(create, 'exit'))[0], 0, 'redis-cli created the cluster')
   await until(async () => {
@@ -230,6 +242,7 @@ t.test('a redis+cluster:// URL works against a real three-node Redis Cluster, ac
     INSTANCE_TIMEOUT_MS: '1000'
   }
   const [a, b] = [await buildServer(t, env), await buildServer(t, env)]
+  closeBeforeRedis(t, [a.app, b.app])
   const [alice, bob] = [await a.connect(), await b.connect()]
   const roomId = await createRoom(alice, 'alice')
   t.match(await joinRoom(bob, roomId, 'bob'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] }, 'joined through the other instance')
