@@ -75,22 +75,25 @@ async function playingRemotes(page: Page, count: number): Promise<void> {
   )
 }
 
-async function fourWayCall(t: Test, browser: Browser, url: string, query = ''): Promise<Page[]> {
-  const first = await open(browser, `${url}/${query}`)
-  await enter(first, 'Ada')
+/**
+ * People joining one call through the UI, as they would: the first creates it, the others follow
+ * its invitation link. Resolves once every page plays every other camera.
+ */
+async function callThroughUi(t: Test, browser: Browser, pageUrl: string, names: string[]): Promise<{ pages: Page[]; link: string }> {
+  const first = await open(browser, pageUrl)
+  await enter(first, names[0]!)
   await first.locator('#call').waitFor({ state: 'visible' })
-  const link = await first.locator('#room-link').getAttribute('href')
+  const link = (await first.locator('#room-link').getAttribute('href'))!
   t.match(link, /[?&]room=[a-z]{3}-[a-z]{4}-[a-z]{3}/, 'the page offers a link to the room')
   const pages = [first]
-  for (const name of ['Grace', 'Edsger', 'Barbara']) {
-    const page = await open(browser, link!)
-    t.equal(await page.getByLabel('Room code').inputValue(), new URL(link!).searchParams.get('room'), 'the link fills in the room')
+  for (const name of names.slice(1)) {
+    const page = await open(browser, link)
+    t.equal(await page.getByLabel('Room code').inputValue(), new URL(link).searchParams.get('room'), 'the link fills in the room')
     await enter(page, name)
     pages.push(page)
   }
-  await Promise.all(pages.map((page) => playingRemotes(page, 3)))
-  t.pass('every page plays the three other cameras')
-  return pages
+  await Promise.all(pages.map((page) => playingRemotes(page, pages.length - 1)))
+  return { pages, link }
 }
 
 for (const [label, query] of [['default transports (polling, then upgrade)', ''], ['WebSocket only', '?transports=websocket']] as const) {
@@ -98,7 +101,8 @@ for (const [label, query] of [['default transports (polling, then upgrade)', '']
     const browser = await launch(t)
     if (!browser) return
     const { url } = await buildServer(t)
-    const pages = await fourWayCall(t, browser, url, query)
+    const { pages } = await callThroughUi(t, browser, `${url}/${query}`, ['Ada', 'Grace', 'Edsger', 'Barbara'])
+    t.pass('every page plays the three other cameras')
     const [ada, grace, edsger, barbara] = pages as [Page, Page, Page, Page]
     const expectedFirst = query === '' ? 'polling' : 'websocket'
     for (const page of pages) {
@@ -153,14 +157,8 @@ t.test('the page works from another origin, against the server cross-origin', as
   const siteOrigin = `http://localhost:${(site.address() as { port: number }).port}`
   const { url } = await buildServer(t, { CORS_ORIGINS: siteOrigin })
 
-  const ada = await open(browser, `${siteOrigin}/?server=${encodeURIComponent(url)}`)
-  await enter(ada, 'Ada')
-  await ada.locator('#call').waitFor({ state: 'visible' })
-  const link = (await ada.locator('#room-link').getAttribute('href'))!
+  const { link } = await callThroughUi(t, browser, `${siteOrigin}/?server=${encodeURIComponent(url)}`, ['Ada', 'Grace'])
   t.ok(link.startsWith(siteOrigin), 'the invitation points at the page\'s own origin')
-  const grace = await open(browser, link)
-  await enter(grace, 'Grace')
-  await Promise.all([playingRemotes(ada, 1), playingRemotes(grace, 1)])
   t.pass('a call between two pages of another origin')
   // Browser first: its pages would otherwise keep retrying against servers that are closing.
   await browser.close()
@@ -170,12 +168,8 @@ t.test('a dropped connection shows "Reconnecting…", and the call goes on in th
   const browser = await launch(t)
   if (!browser) return
   const { url, app } = await buildServer(t)
-  const ada = await open(browser, `${url}/`)
-  await enter(ada, 'Ada')
-  await ada.locator('#call').waitFor({ state: 'visible' })
-  const grace = await open(browser, (await ada.locator('#room-link').getAttribute('href'))!)
-  await enter(grace, 'Grace')
-  await Promise.all([playingRemotes(ada, 1), playingRemotes(grace, 1)])
+  const { pages } = await callThroughUi(t, browser, `${url}/`, ['Ada', 'Grace'])
+  const [ada, grace] = pages as [Page, Page]
   const inRoom = (await grace.locator('#status').textContent())!
   t.match(inRoom, /^In room /)
 
