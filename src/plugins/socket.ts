@@ -11,12 +11,10 @@ import { connectRedis } from '../rooms/redis-connection.js'
 import { createRedisRoomStore } from '../rooms/redis-room-store.js'
 import type { RoomStore } from '../rooms/room-store.js'
 import { parseCorsOrigins } from './cors.js'
+import { startRecoveryKeepalive } from './recovery-keepalive.js'
 
 /** How long a resume waits for the instance holding the old transport to let go of it. */
 const RELEASE_WAIT_MS = 1000
-
-/** How often a slice of the seated sockets gets its recovery-offset keepalive. */
-const KEEPALIVE_TICK_MS = 100
 
 // A CommonJS build with an `__esModule` default export: from ESM its plugin is `.default`.
 const fastifySocketIO = fastifySocketIOModule.default
@@ -262,59 +260,7 @@ export default fp(
       })
     }
 
-    if (graceMs > 0) {
-      // Recovery needs the client's last offset to still be in the packet buffer (in memory, kept for
-      // one grace window) or the Redis stream. A member of a quiet call may have received nothing
-      // for an hour, so every seated socket gets a tiny `keepalive` through the adapter once per
-      // grace/4, unless it got an offset-bearing packet in the last grace/8 anyway (in a busy call
-      // every member does, and skipping them saved most of these writes, docs/performance.md).
-      // Either way its offset is at most 3/8 of the window old, so a drop of up to 5/8 of it always
-      // recovers (in practice the whole window: the in-memory buffer is pruned once a minute).
-      // Spread over small ticks: one broadcast to 10,000 sockets at once stalls the event loop for
-      // ~100 ms (measured, docs/performance.md).
-      const windowMs = Math.max(KEEPALIVE_TICK_MS, graceMs / 4)
-      const nsp = fastify.io.of('/')
-      /** Keepalive clock (advanced each tick) when each local socket last got an offset. */
-      const offsetAt = new WeakMap<SignalingSocket, number>()
-      let clock = Date.now()
-      const broadcast = nsp.adapter.broadcast.bind(nsp.adapter)
-      nsp.adapter.broadcast = (packet, opts) => {
-        // The packets that get an offset: events without an ack, not volatile (and, between
-        // instances, not local-only). Only broadcasts to socket ids with no exceptions (every
-        // relayed signal) are noted: cheap, and a socket missed here just gets its keepalive.
-        // Packets from other instances are not seen here.
-        const offset = packet.type === 2 && packet.id === undefined && !opts.flags?.volatile &&
-          !(backend.adapter !== undefined && opts.flags?.local)
-        if (offset && !opts.except?.size) {
-          for (const room of opts.rooms) {
-            const socket = nsp.sockets.get(room)
-            if (socket !== undefined) offsetAt.set(socket, clock)
-          }
-        }
-        return broadcast(packet, opts)
-      }
-      let cursor = nsp.sockets.values()
-      const keepalive = setInterval(() => {
-        clock = Date.now()
-        const sockets = nsp.sockets
-        const quota = Math.ceil((sockets.size * KEEPALIVE_TICK_MS) / windowMs)
-        const ids: string[] = []
-        for (let visited = 0; visited < quota; visited++) {
-          let next = cursor.next()
-          if (next.done) {
-            cursor = sockets.values()
-            next = cursor.next()
-            if (next.done) break
-          }
-          const socket = next.value
-          if (socket.data.roomId === undefined) continue
-          if (clock - (offsetAt.get(socket) ?? -Infinity) >= windowMs / 2) ids.push(socket.id)
-        }
-        if (ids.length > 0) fastify.io.to(ids).emit('keepalive')
-      }, KEEPALIVE_TICK_MS)
-      keepalive.unref()
-      fastify.addHook('preClose', async () => clearInterval(keepalive))
-    }
+    if (graceMs > 0) startRecoveryKeepalive(fastify, { graceMs, betweenInstances: backend.adapter !== undefined })
 
     fastify.addHook('onClose', async () => {
       await backend.close()
