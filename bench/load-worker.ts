@@ -64,14 +64,9 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
 
-/** An ack, or a failure once the connection closes (the lean client resolves those with ok: false). */
-function ack(socket: LeanClient, event: string, payload: unknown): Promise<{ ok: boolean; roomId?: string }> {
-  return socket.emitWithAck(event, payload)
-}
-
-/** A join's ack; one that takes over 30 s counts as failed. */
+/** A join's ack; one that takes over 30 s counts as failed (a closed connection does at once). */
 function joinAck(socket: LeanClient, event: string, payload: unknown): Promise<{ ok: boolean; roomId?: string }> {
-  return within(ack(socket, event, payload), 30_000, { ok: false })
+  return within(socket.emitWithAck(event, payload), 30_000, { ok: false })
 }
 
 async function seatRoom(index: number, report: ConnectReport): Promise<void> {
@@ -144,7 +139,7 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
       count++
       report.sent++
       pending.push(
-        ack(from.socket, 'signal', { to: to.id, signal }).then((result) => {
+        from.socket.emitWithAck('signal', { to: to.id, signal }).then((result: { ok: boolean }) => {
           if (settled) return // too late: already counted as failed
           answered++
           if (!result.ok) report.failed++
