@@ -11,13 +11,20 @@ async function twoInstances(t: Test, env: Record<string, string> = {}): Promise<
   return [await buildServer(t, { ...redis.env, ...env }), await buildServer(t, { ...redis.env, ...env })]
 }
 
-t.test('join, relay both ways, status, list and leave across instances', async (t) => {
-  const servers = await twoInstances(t)
-  if (!servers) return
+/** alice on instance a, with a room of her own, and bob connected to instance b; undefined without Redis. */
+async function aliceHereBobThere(t: Test, env: Record<string, string> = {}) {
+  const servers = await twoInstances(t, env)
+  if (!servers) return undefined
   const [a, b] = servers
   const alice = await a.connect()
   const bob = await b.connect()
-  const roomId = await createRoom(alice, 'alice')
+  return { a, b, alice, bob, roomId: await createRoom(alice, 'alice') }
+}
+
+t.test('join, relay both ways, status, list and leave across instances', async (t) => {
+  const call = await aliceHereBobThere(t)
+  if (!call) return
+  const { alice, bob, roomId } = call
 
   const aliceSeesBob = nextEvent(alice, 'user-joined')
   t.match(await joinRoom(bob, roomId, 'bob'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] })
@@ -41,12 +48,9 @@ t.test('join, relay both ways, status, list and leave across instances', async (
 })
 
 t.test('a disconnect on one instance is a user-left on the other', async (t) => {
-  const servers = await twoInstances(t)
-  if (!servers) return
-  const [a, b] = servers
-  const alice = await a.connect()
-  const bob = await b.connect()
-  const roomId = await createRoom(alice, 'alice')
+  const call = await aliceHereBobThere(t)
+  if (!call) return
+  const { alice, bob, roomId } = call
   await joinRoom(bob, roomId, 'bob')
   const left = nextEvent(alice, 'user-left')
   const bobId = bob.id
@@ -98,13 +102,10 @@ t.test('twelve joiners through two instances at the same instant: exactly three 
 })
 
 t.test('two instances keep one protocol: same errors for the same mistakes', async (t) => {
-  const servers = await twoInstances(t, { MAX_USERS_PER_ROOM: '2' })
-  if (!servers) return
-  const [a, b] = servers
-  const alice = await a.connect()
-  const bob = await b.connect()
+  const call = await aliceHereBobThere(t, { MAX_USERS_PER_ROOM: '2' })
+  if (!call) return
+  const { a, bob, roomId } = call
   const carol = await a.connect()
-  const roomId = await createRoom(alice, 'alice')
   t.match(await joinRoom(carol, 'nnn-nnnn-nnn', 'carol'), { ok: false, error: { code: 'ROOM_NOT_FOUND' } })
   t.match(await joinRoom(bob, roomId.toUpperCase(), 'bob'), { ok: true })
   t.match(await joinRoom(carol, roomId, 'carol'), { ok: false, error: { code: 'ROOM_FULL' } })
