@@ -8,13 +8,21 @@
  * Trailing recovery offsets on events are ignored, as a client reading the first argument does.
  */
 import WebSocket from 'ws'
+import type { ClientToServerEvents, ServerToClientEvents } from '../src/protocol.js'
 
+type ClientEvent = keyof ClientToServerEvents
+/** What an event's payload may be when it is sent with an ack (the ack-only forms left out). */
+type PayloadOf<E extends ClientEvent> = Exclude<Parameters<ClientToServerEvents[E]>[0], Function | undefined>
+/** The event's ack result, or a failure the client made up because the connection closed first. */
+export type AckOf<E extends ClientEvent> = Parameters<NonNullable<Parameters<ClientToServerEvents[E]>[1]>>[0] | { ok: false; closed: true }
 type Handler = (payload: unknown) => void
+
+const CLOSED = { ok: false, closed: true } as const
 
 export class LeanClient {
   /** The Socket.IO socket id, once connected. */
   id = ''
-  private readonly acks = new Map<number, (result: unknown) => void>()
+  private readonly acks = new Map<number, (result: any) => void>()
   private readonly handlers = new Map<string, Handler>()
   private nextAck = 0
 
@@ -52,14 +60,14 @@ export class LeanClient {
     })
   }
 
-  on(event: string, handler: Handler): void {
-    this.handlers.set(event, handler)
+  on<E extends keyof ServerToClientEvents>(event: E, handler: (payload: Parameters<ServerToClientEvents[E]>[0]) => void): void {
+    this.handlers.set(event, handler as Handler)
   }
 
   /** `42<id>[event, payload]`; resolves with the ack's first argument. */
-  emitWithAck(event: string, payload: unknown): Promise<any> {
+  emitWithAck<E extends ClientEvent>(event: E, payload: PayloadOf<E>): Promise<AckOf<E>> {
     // A closed socket would drop the packet silently and the ack would never come.
-    if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve({ ok: false })
+    if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve(CLOSED)
     const id = this.nextAck++
     return new Promise((resolve) => {
       this.acks.set(id, resolve)
@@ -69,7 +77,7 @@ export class LeanClient {
 
   /** Acks never answered (the connection closed): resolved as failures so nothing waits forever. */
   close(): void {
-    for (const resolve of this.acks.values()) resolve({ ok: false })
+    for (const resolve of this.acks.values()) resolve(CLOSED)
     this.acks.clear()
     this.ws.close()
   }

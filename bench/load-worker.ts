@@ -3,7 +3,7 @@
  * paced signals between room members, timing everything with one clock shared by all threads.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { LeanClient } from './lean-client.js'
+import { LeanClient, type AckOf } from './lean-client.js'
 
 export interface WorkerSetup {
   /** Members of a room are spread over these instance URLs (one URL: one instance). */
@@ -50,9 +50,10 @@ const CANDIDATE = 'candidate:842163049 1 udp 1677729535 198.51.100.7 54400 typ s
 
 async function connect(url: string): Promise<LeanClient> {
   const socket = await LeanClient.connect(url, 30_000)
-  socket.on('signal', (payload) => {
+  socket.on('signal', ({ signal }) => {
     received++
-    latencies.push(now() - (payload as { signal: { t: number } }).signal.t)
+    // Every signal the bench sends carries its send time.
+    latencies.push(now() - (signal as { t: number }).t)
   })
   return socket
 }
@@ -64,10 +65,9 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
 
-/** A join's ack; one that takes over 30 s counts as failed (a closed connection does at once). */
-function joinAck(socket: LeanClient, event: string, payload: unknown): Promise<{ ok: boolean; roomId?: string }> {
-  return within(socket.emitWithAck(event, payload), 30_000, { ok: false })
-}
+/** A join whose ack takes longer than this counts as failed (one on a closed connection does at once). */
+const JOIN_TIMEOUT_MS = 30_000
+const LATE = { ok: false, closed: true } as const
 
 async function seatRoom(index: number, report: ConnectReport): Promise<void> {
   const sockets: LeanClient[] = []
@@ -80,7 +80,7 @@ async function seatRoom(index: number, report: ConnectReport): Promise<void> {
   }
   const [owner, ...others] = sockets as [LeanClient, ...LeanClient[]]
   let started = now()
-  const created = await joinAck(owner, 'create-room', { username: `owner-${firstRoom + index}` })
+  const created = await within(owner.emitWithAck('create-room', { username: `owner-${firstRoom + index}` }), JOIN_TIMEOUT_MS, LATE)
   report.joinMs.push(now() - started)
   if (!created.ok) {
     report.failedJoins += ROOM_SIZE
@@ -90,7 +90,7 @@ async function seatRoom(index: number, report: ConnectReport): Promise<void> {
   await Promise.all(
     others.map(async (socket, i) => {
       started = now()
-      const joined = await joinAck(socket, 'join-room', { roomId: created.roomId, username: `member-${i}` })
+      const joined = await within(socket.emitWithAck('join-room', { roomId: created.roomId, username: `member-${i}` }), JOIN_TIMEOUT_MS, LATE)
       report.joinMs.push(now() - started)
       if (joined.ok) members.push({ socket, id: socket.id })
       else report.failedJoins++
@@ -139,7 +139,7 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
       count++
       report.sent++
       pending.push(
-        from.socket.emitWithAck('signal', { to: to.id, signal }).then((result: { ok: boolean }) => {
+        from.socket.emitWithAck('signal', { to: to.id, signal }).then((result) => {
           if (settled) return // too late: already counted as failed
           answered++
           if (!result.ok) report.failed++
