@@ -10,19 +10,32 @@ export interface RecoveryKeepaliveOptions {
   betweenInstances: boolean
 }
 
+/** Each seated socket is visited once per this window. */
+function keepaliveWindowMs(graceMs: number): number {
+  return Math.max(KEEPALIVE_TICK_MS, graceMs / 4)
+}
+
+/**
+ * The oldest a seated socket's last offset gets while its transport is up: a keepalive is due once
+ * it is half a window old, and the socket is visited once a window.
+ */
+export function offsetMaxAgeMs(graceMs: number): number {
+  return keepaliveWindowMs(graceMs) * 1.5
+}
+
 /**
  * Recovery needs the client's last offset to still be in the packet buffer (in memory, kept for
  * one grace window) or the Redis stream. A member of a quiet call may have received nothing for an
  * hour, so every seated socket gets a tiny `keepalive` through the adapter once per grace/4,
  * unless it got an offset-bearing packet in the last grace/8 anyway (in a busy call every member
  * does, and skipping them saved a third to a half of these writes, docs/performance.md). Either
- * way its offset is at most 3/8 of the window old, so a drop of up to 5/8 of it always recovers
- * (in practice the whole window: the in-memory buffer is pruned once a minute). Spread over small
+ * way its offset is at most 3/8 of the window old (`offsetMaxAgeMs`), and the in-memory buffer keeps
+ * packets that much longer than the window (recovery-buffer.ts). Spread over small
  * ticks: one broadcast to 10,000 sockets at once stalls the event loop for ~100 ms (measured,
  * docs/performance.md). Needs `fastify.io`; stops at `preClose`.
  */
 export function startRecoveryKeepalive(fastify: FastifyInstance, { graceMs, betweenInstances }: RecoveryKeepaliveOptions): void {
-  const windowMs = Math.max(KEEPALIVE_TICK_MS, graceMs / 4)
+  const windowMs = keepaliveWindowMs(graceMs)
   const nsp = fastify.io.of('/')
   /** Keepalive clock (advanced each tick) when each local socket last got an offset. */
   const offsetAt = new WeakMap<SignalingSocket, number>()

@@ -11,7 +11,8 @@ import { connectRedis } from '../rooms/redis-connection.js'
 import { createRedisRoomStore } from '../rooms/redis-room-store.js'
 import type { RoomStore } from '../rooms/room-store.js'
 import { parseCorsOrigins } from './cors.js'
-import { startRecoveryKeepalive } from './recovery-keepalive.js'
+import { compactRecoveryBuffer } from './recovery-buffer.js'
+import { offsetMaxAgeMs, startRecoveryKeepalive } from './recovery-keepalive.js'
 
 /** How long a resume waits for the instance holding the old transport to let go of it. */
 const RELEASE_WAIT_MS = 1000
@@ -245,6 +246,13 @@ export default fp(
         stale.conn.close()
         await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, RELEASE_WAIT_MS))])
         return true
+      }
+      if (backend.adapter === undefined) {
+        // A resume must still find the client's last offset: up to offsetMaxAgeMs old when the
+        // network dropped, the drop seen up to a ping interval and timeout later, and the session
+        // kept for the grace window after that.
+        const retentionMs = graceMs + offsetMaxAgeMs(graceMs) + config.PING_INTERVAL_MS + config.PING_TIMEOUT_MS
+        compactRecoveryBuffer(fastify, retentionMs)
       }
       const adapter = fastify.io.of('/').adapter
       const restore = adapter.restoreSession.bind(adapter)
