@@ -43,7 +43,7 @@ const { values: args } = parseArgs({
   }
 })
 /** Extra settings for our server, `--server-env RECONNECT_GRACE_MS=0`: to measure what a feature costs. */
-const SERVER_ENV = Object.fromEntries((args['server-env'] as string[]).map((pair) => pair.split('=', 2) as [string, string]))
+const SERVER_ENV = Object.fromEntries((args['server-env'] as string[]).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))
 const SOCKETS = Number(args.sockets)
 const RATES = args.rates!.split(',').map(Number)
 const DURATION_MS = Number(args.duration) * 1000
