@@ -78,10 +78,21 @@ function otherCpus(list: string): string {
   return rest.join(',')
 }
 
+/**
+ * The Node flags `npm start` runs our server with (the Dockerfile's too), so the bench measures it
+ * as shipped. The floor runs with none: a hand-rolled Socket.IO file is started with plain `node`.
+ */
+function shippedNodeFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: { start: string } }
+  const match = /\bnode ((?:--\S+ )*)dist\/server\.js/.exec(scripts.start)
+  if (!match) throw new Error(`npm start does not run \`node [flags] dist/server.js\`: ${scripts.start}`)
+  return match[1]!.split(' ').filter(Boolean)
+}
+const NODE_FLAGS = { ours: shippedNodeFlags(), floor: [] }
+
 function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Promise<Running> {
-  const [command, argv] = SERVER_CPUS === undefined
-    ? [process.execPath, [SERVERS[kind]]]
-    : ['taskset', ['-c', SERVER_CPUS, process.execPath, SERVERS[kind]]]
+  const node = [process.execPath, ...NODE_FLAGS[kind], SERVERS[kind]]
+  const [command, argv] = SERVER_CPUS === undefined ? [node[0]!, node.slice(1)] : ['taskset', ['-c', SERVER_CPUS, ...node]]
   const child = spawn(command, argv, {
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...(kind === 'ours' ? SERVER_ENV : {}), ...env },
     stdio: ['ignore', 'pipe', 'inherit']
