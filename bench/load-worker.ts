@@ -14,7 +14,8 @@ export interface WorkerSetup {
 }
 
 export type WorkerCommand =
-  | { cmd: 'connect' }
+  /** Seat rooms until this share (0–1] of the thread's rooms is seated. */
+  | { cmd: 'connect'; share: number }
   | { cmd: 'relay'; rate: number; durationMs: number }
   | { cmd: 'close' }
 
@@ -100,11 +101,13 @@ async function seatRoom(index: number, report: ConnectReport): Promise<void> {
   roomMembers.push(members)
 }
 
-async function connectAll(): Promise<ConnectReport> {
+let nextRoom = 0
+
+async function connectUpTo(share: number): Promise<ConnectReport> {
   const report: ConnectReport = { joinMs: [], failedJoins: 0, seated: 0 }
-  let next = 0
-  const lanes = Array.from({ length: Math.min(CONNECT_CONCURRENCY, rooms) }, async () => {
-    while (next < rooms) await seatRoom(next++, report)
+  const until = Math.round(rooms * share)
+  const lanes = Array.from({ length: Math.min(CONNECT_CONCURRENCY, until - nextRoom) }, async () => {
+    while (nextRoom < until) await seatRoom(nextRoom++, report)
   })
   await Promise.all(lanes)
   return report
@@ -166,7 +169,7 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
 }
 
 parentPort!.on('message', (command: WorkerCommand) => {
-  if (command.cmd === 'connect') connectAll().then((report) => parentPort!.postMessage(report))
+  if (command.cmd === 'connect') connectUpTo(command.share).then((report) => parentPort!.postMessage(report))
   else if (command.cmd === 'relay') relay(command.rate, command.durationMs).then((report) => parentPort!.postMessage(report))
   else {
     for (const members of roomMembers) for (const { socket } of members) socket.close()
