@@ -12,6 +12,8 @@
  *   --repeat K       measure ours and the floor K times, alternating, and report the median of each
  *                    figure (the worst for failures): CPU time on a shared VM drifts between runs
  *   --server-env K=V  a setting for our server (repeatable)
+ *   --floor-node-flags "F"  Node flags for the floor (ours always gets npm start's), to compare
+ *                    like for like
  *   --server-cpus L  run the servers on these CPUs (a taskset list, e.g. 0) and the load on the
  *                    others, so that latency measures the server rather than CPU contention
  *   --from-json FILE  print the table (and --svg) of an earlier run instead of running
@@ -39,6 +41,7 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '1' },
     'server-env': { type: 'string', multiple: true, default: [] },
     'server-cpus': { type: 'string' },
+    'floor-node-flags': { type: 'string', default: '' },
     'from-json': { type: 'string' }
   }
 })
@@ -80,7 +83,8 @@ function otherCpus(list: string): string {
 
 /**
  * The Node flags `npm start` runs our server with (the Dockerfile's too), so the bench measures it
- * as shipped. The floor runs with none: a hand-rolled Socket.IO file is started with plain `node`.
+ * as shipped. The floor runs with none unless --floor-node-flags: a hand-rolled Socket.IO file is
+ * started with plain `node`.
  */
 function shippedNodeFlags(): string[] {
   const { scripts } = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: { start: string } }
@@ -88,7 +92,7 @@ function shippedNodeFlags(): string[] {
   if (!match) throw new Error(`npm start does not run \`node [flags] dist/server.js\`: ${scripts.start}`)
   return match[1]!.split(' ').filter(Boolean)
 }
-const NODE_FLAGS = { ours: shippedNodeFlags(), floor: [] }
+const NODE_FLAGS = { ours: shippedNodeFlags(), floor: args['floor-node-flags']!.split(' ').filter(Boolean) }
 
 function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Promise<Running> {
   const node = [process.execPath, ...NODE_FLAGS[kind], SERVERS[kind]]
