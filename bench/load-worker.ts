@@ -14,8 +14,7 @@ export interface WorkerSetup {
 }
 
 export type WorkerCommand =
-  /** Seat rooms until this share (0–1] of the thread's rooms is seated. */
-  | { cmd: 'connect'; share: number }
+  | { cmd: 'connect' }
   | { cmd: 'relay'; rate: number; durationMs: number }
   | { cmd: 'close' }
 
@@ -101,13 +100,11 @@ async function seatRoom(index: number, report: ConnectReport): Promise<void> {
   roomMembers.push(members)
 }
 
-let nextRoom = 0
-
-async function connectUpTo(share: number): Promise<ConnectReport> {
+async function connectAll(): Promise<ConnectReport> {
   const report: ConnectReport = { joinMs: [], failedJoins: 0, seated: 0 }
-  const until = Math.round(rooms * share)
-  const lanes = Array.from({ length: Math.min(CONNECT_CONCURRENCY, until - nextRoom) }, async () => {
-    while (nextRoom < until) await seatRoom(nextRoom++, report)
+  let next = 0
+  const lanes = Array.from({ length: Math.min(CONNECT_CONCURRENCY, rooms) }, async () => {
+    while (next < rooms) await seatRoom(next++, report)
   })
   await Promise.all(lanes)
   return report
@@ -169,7 +166,7 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
 }
 
 parentPort!.on('message', (command: WorkerCommand) => {
-  if (command.cmd === 'connect') connectUpTo(command.share).then((report) => parentPort!.postMessage(report))
+  if (command.cmd === 'connect') connectAll().then((report) => parentPort!.postMessage(report))
   else if (command.cmd === 'relay') relay(command.rate, command.durationMs).then((report) => parentPort!.postMessage(report))
   else {
     for (const members of roomMembers) for (const { socket } of members) socket.close()

@@ -165,9 +165,8 @@ class Load {
     )
   }
 
-  /** Seats rooms until `share` of them are seated. */
-  async connect(share: number): Promise<ConnectReport> {
-    const reports = await this.ask<ConnectReport>({ cmd: 'connect', share })
+  async connect(): Promise<ConnectReport> {
+    const reports = await this.ask<ConnectReport>({ cmd: 'connect' })
     return {
       joinMs: reports.flatMap((r) => r.joinMs),
       failedJoins: reports.reduce((sum, r) => sum + r.failedJoins, 0),
@@ -214,12 +213,6 @@ interface ScenarioResult {
   joinP50: number
   joinP99: number
   rssPerSocketBytes?: number
-  /**
-   * RSS growth over the second half of the join storm, per socket seated in it: what one more
-   * socket costs, without the heap's fixed growth (a young generation filling up to its size)
-   * that the whole-storm figure spreads over the sockets.
-   */
-  rssPerSocketMarginalBytes?: number
   rates: RatePoint[]
   /** With --repeat: each round's own figures, of which this result is the median. */
   rounds?: ScenarioResult[]
@@ -228,15 +221,8 @@ interface ScenarioResult {
 async function scenario(name: string, urls: string[], pid?: number): Promise<ScenarioResult> {
   const rssBefore = pid ? rssBytes(pid) : 0
   const load = new Load(urls, SOCKETS)
-  const firstHalf = await load.connect(0.5)
-  const rssHalfway = pid ? rssBytes(pid) : 0
-  const secondHalf = await load.connect(1)
+  const joined = await load.connect()
   const rssAfter = pid ? rssBytes(pid) : 0
-  const joined: ConnectReport = {
-    joinMs: [...firstHalf.joinMs, ...secondHalf.joinMs],
-    failedJoins: firstHalf.failedJoins + secondHalf.failedJoins,
-    seated: firstHalf.seated + secondHalf.seated
-  }
   const result: ScenarioResult = {
     name,
     sockets: SOCKETS,
@@ -245,7 +231,6 @@ async function scenario(name: string, urls: string[], pid?: number): Promise<Sce
     joinP50: percentile(joined.joinMs, 50),
     joinP99: percentile(joined.joinMs, 99),
     rssPerSocketBytes: pid ? (rssAfter - rssBefore) / Math.max(1, joined.seated) : undefined,
-    rssPerSocketMarginalBytes: pid ? (rssAfter - rssHalfway) / Math.max(1, secondHalf.seated) : undefined,
     rates: []
   }
   console.error(`${name}: ${joined.seated}/${SOCKETS} seated, ${joined.failedJoins} failed joins`)
@@ -309,7 +294,6 @@ function combine(rounds: ScenarioResult[]): ScenarioResult {
     joinP50: pick((r) => r.joinP50)!,
     joinP99: pick((r) => r.joinP99)!,
     rssPerSocketBytes: pick((r) => r.rssPerSocketBytes),
-    rssPerSocketMarginalBytes: pick((r) => r.rssPerSocketMarginalBytes),
     rates: rounds[0]!.rates.map((point, i) => ({
       rate: point.rate,
       relayP50: pick((r) => r.rates[i]!.relayP50)!,
@@ -406,8 +390,7 @@ async function main(): Promise<void> {
   add('N held with no failed join (not searched)', (r) => (r.failedJoins === 0 ? r.sockets : undefined), 0)
   add('join p50 (ms)', (r) => r.joinP50)
   add('join p99 (ms)', (r) => r.joinP99)
-  add('RSS per socket, whole storm (KiB)', (r) => (r.rssPerSocketBytes === undefined ? undefined : r.rssPerSocketBytes / 1024), 1)
-  add('RSS per socket, second half (KiB)', (r) => (r.rssPerSocketMarginalBytes === undefined ? undefined : r.rssPerSocketMarginalBytes / 1024), 1)
+  add('RSS per socket (KiB)', (r) => (r.rssPerSocketBytes === undefined ? undefined : r.rssPerSocketBytes / 1024), 1)
   for (const rate of results[0]?.rates.map((p) => p.rate) ?? RATES) {
     const at = (r: ScenarioResult) => r.rates.find((p) => p.rate === rate)
     add(`relay p50 @ ${rate}/s (ms)`, (r) => at(r)?.relayP50)
