@@ -252,7 +252,7 @@ export default fp(
         // network dropped, the drop seen up to a ping interval and timeout later, and the session
         // kept for the grace window after that.
         const retentionMs = graceMs + offsetMaxAgeMs(graceMs) + config.PING_INTERVAL_MS + config.PING_TIMEOUT_MS
-        compactRecoveryBuffer(fastify, retentionMs)
+        compactRecoveryBuffer(fastify, { graceMs, retentionMs })
       }
       const adapter = fastify.io.of('/').adapter
       const restore = adapter.restoreSession.bind(adapter)

@@ -1,0 +1,46 @@
+/**
+ * The packet log that stands in for Socket.IO's in-memory recovery buffer: what a resume gets
+ * back, by Socket.IO's audience rule, and what pruning lets go of. The wiring into Socket.IO is
+ * exercised end to end by reconnect.test.ts.
+ */
+import t from 'tap'
+import { createPacketLog } from '../src/plugins/recovery-buffer.js'
+
+function threePackets() {
+  const log = createPacketLog()
+  log.add('a1', 1000, ['alice'], [], ['signal', { from: 'bob', signal: { sdp: 'v=0\r\nline "two"\n' } }, 'a1'])
+  log.add('a2', 2000, ['room-1'], ['alice'], ['user-joined', { id: 'carol' }, 'a2'])
+  log.add('a3', 3000, ['room-1'], [], ['user-away', { id: 'dave' }, 'a3'])
+  log.add('a4', 4000, ['bob'], [], ['keepalive', 'a4'])
+  return log
+}
+
+t.test('a resume gets every later packet meant for it, unchanged, and nothing else', async (t) => {
+  const log = threePackets()
+  t.same(log.since('a1', ['alice', 'room-1']), [['user-away', { id: 'dave' }, 'a3']],
+    'not the one that excluded it, not one for another socket')
+  t.same(log.since('a2', ['bob', 'room-1']), [['user-away', { id: 'dave' }, 'a3'], ['keepalive', 'a4']])
+  t.same(log.since('a4', ['bob']), [], 'nothing after the newest')
+  const everything = createPacketLog()
+  everything.add('b1', 1, ['x'], [], ['first', 'b1'])
+  everything.add('b2', 2, [], [], ['to all', { text: 'new\nline' }, 'b2'])
+  t.same(everything.since('b1', ['y']), [['to all', { text: 'new\nline' }, 'b2']], 'no rooms means every socket')
+  t.same(threePackets().since('a', ['alice']), undefined, 'a prefix of an offset is not that offset')
+})
+
+t.test('an offset it does not hold: no resume', async (t) => {
+  t.equal(threePackets().since('zz', ['alice']), undefined)
+  t.equal(createPacketLog().since('a1', ['alice']), undefined)
+})
+
+t.test('pruning drops exactly the packets older than the threshold', async (t) => {
+  const log = threePackets()
+  log.prune(1000)
+  t.equal(log.size, 4, 'none is older than 1000')
+  log.prune(2500)
+  t.equal(log.size, 2)
+  t.equal(log.since('a2', ['bob']), undefined, 'a pruned offset cannot be resumed from')
+  t.same(log.since('a3', ['bob']), [['keepalive', 'a4']], 'the kept ones still can')
+  log.prune(Number.MAX_SAFE_INTEGER)
+  t.equal(log.size, 0)
+})
