@@ -185,17 +185,36 @@ t.test('keepalive: a quiet member gets them, a member receiving signals gets non
   t.equal(bobKept.length, 0, 'the member receiving signals needed none')
 })
 
-t.test('a member who received nothing for longer than the buffer keeps still recovers', async (t) => {
-  // The in-memory adapter drops packets older than the window once a minute: the offset from
-  // joining is gone by then, so only the keepalives make recovery possible.
-  const server = await buildServer(t, { RECONNECT_GRACE_MS: '2000' })
-  const bootedAt = Date.now()
+/**
+ * How long the in-memory log keeps a packet with a 2 s grace window and 1 s + 1 s pings: the
+ * window, plus 3/8 of it (the oldest a keepalive lets an offset get), plus the pings, plus 5 s of
+ * slack (socket.ts).
+ */
+const SHORT_RETENTION = { env: { RECONNECT_GRACE_MS: '2000', PING_INTERVAL_MS: '1000', PING_TIMEOUT_MS: '1000' }, ms: 9750 }
+
+t.test('a member who received nothing for longer than the log keeps packets still recovers', async (t) => {
+  // The offset from joining is gone by then: only the keepalives make recovery possible.
+  const server = await buildServer(t, SHORT_RETENTION.env)
   const { bob, bobId } = await callOfTwo(t, server)
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, bootedAt + 62_000 - Date.now())))
+  await new Promise((resolve) => setTimeout(resolve, SHORT_RETENTION.ms + 1500))
   const drop = dropTransport(bob)
   await drop.resume()
   t.equal(bob.id, bobId)
-  t.ok(bob.recovered, 'recovered after the first prune of the packet buffer')
+  t.ok(bob.recovered, 'recovered after its first offset was pruned')
+})
+
+t.test('an offset older than the log keeps cannot be resumed from: the log is pruned', async (t) => {
+  const server = await buildServer(t, SHORT_RETENTION.env)
+  const { bob, bobId } = await callOfTwo(t, server)
+  const kept = bob as unknown as { _lastOffset: string }
+  const fromJoining = kept._lastOffset
+  t.ok(fromJoining)
+  await new Promise((resolve) => setTimeout(resolve, SHORT_RETENTION.ms + 1500))
+  kept._lastOffset = fromJoining
+  const drop = dropTransport(bob)
+  await drop.resume()
+  t.notOk(bob.recovered, 'not recovered')
+  t.not(bob.id, bobId, 'a new socket')
 })
 
 t.test('away past the window: user-left, and the member must join again with a new id', async (t) => {

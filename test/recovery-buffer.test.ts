@@ -6,35 +6,54 @@
 import t from 'tap'
 import { createPacketLog } from '../src/plugins/recovery-buffer.js'
 
-function threePackets() {
+function fourPackets() {
   const log = createPacketLog()
-  log.add('a1', 1000, ['alice'], [], ['signal', { from: 'bob', signal: { sdp: 'v=0\r\nline "two"\n' } }, 'a1'])
-  log.add('a2', 2000, ['room-1'], ['alice'], ['user-joined', { id: 'carol' }, 'a2'])
-  log.add('a3', 3000, ['room-1'], [], ['user-away', { id: 'dave' }, 'a3'])
-  log.add('a4', 4000, ['bob'], [], ['keepalive', 'a4'])
+  log.add(1000, ['alice'], [], ['signal', { from: 'bob', signal: { sdp: 'v=0\r\nline "two"\n' } }, 'a1'])
+  log.add(2000, ['room-1'], ['alice'], ['user-joined', { id: 'carol' }, 'a2'])
+  log.add(3000, ['room-1'], [], ['user-away', { id: 'dave' }, 'a3'])
+  log.add(4000, ['bob'], [], ['keepalive', 'a4'])
   return log
 }
 
 t.test('a resume gets every later packet meant for it, unchanged, and nothing else', async (t) => {
-  const log = threePackets()
+  const log = fourPackets()
   t.same(log.since('a1', ['alice', 'room-1']), [['user-away', { id: 'dave' }, 'a3']],
     'not the one that excluded it, not one for another socket')
   t.same(log.since('a2', ['bob', 'room-1']), [['user-away', { id: 'dave' }, 'a3'], ['keepalive', 'a4']])
   t.same(log.since('a4', ['bob']), [], 'nothing after the newest')
   const everything = createPacketLog()
-  everything.add('b1', 1, ['x'], [], ['first', 'b1'])
-  everything.add('b2', 2, [], [], ['to all', { text: 'new\nline' }, 'b2'])
+  everything.add(1, ['x'], [], ['first', 'b1'])
+  everything.add(2, [], [], ['to all', { text: 'new\nline' }, 'b2'])
   t.same(everything.since('b1', ['y']), [['to all', { text: 'new\nline' }, 'b2']], 'no rooms means every socket')
-  t.same(threePackets().since('a', ['alice']), undefined, 'a prefix of an offset is not that offset')
+  t.equal(fourPackets().since('a', ['alice']), undefined, 'a prefix of an offset is not that offset')
+  t.equal(fourPackets().since('1', ['alice']), undefined, 'nor is its end')
+})
+
+t.test('a packet that names the socket only in its data is not for it', async (t) => {
+  const log = createPacketLog()
+  log.add(1, ['alice'], [], ['x', 'c1'])
+  log.add(2, ['bob'], [], ['signal', { from: 'alice', to: 'bob' }, 'c2'])
+  t.same(log.since('c1', ['alice']), [])
+})
+
+t.test('binary data comes back as binary, not as its JSON', async (t) => {
+  const log = createPacketLog()
+  log.add(1, ['alice'], [], ['x', 'd1'])
+  const blob = Buffer.from([1, 2, 3])
+  log.add(2, ['alice'], [], ['signal', { from: 'bob', signal: { blob } }, 'd2'])
+  log.add(3, ['alice'], [], ['after', 'd3'])
+  const [first] = log.since('d1', ['alice'])!
+  t.ok(Buffer.isBuffer((first as [string, { signal: { blob: unknown } }])[1].signal.blob))
+  t.same(log.since('d2', ['alice']), [['after', 'd3']], 'and its offset is found')
 })
 
 t.test('an offset it does not hold: no resume', async (t) => {
-  t.equal(threePackets().since('zz', ['alice']), undefined)
+  t.equal(fourPackets().since('zz', ['alice']), undefined)
   t.equal(createPacketLog().since('a1', ['alice']), undefined)
 })
 
 t.test('pruning drops exactly the packets older than the threshold', async (t) => {
-  const log = threePackets()
+  const log = fourPackets()
   log.prune(1000)
   t.equal(log.size, 4, 'none is older than 1000')
   log.prune(2500)

@@ -2,33 +2,42 @@ import type { FastifyInstance } from 'fastify'
 
 /** How often expired packets leave the buffer (Socket.IO's own sweep runs once a minute). */
 const PRUNE_INTERVAL_MS = 1000
-/** Separates a record's offset, its audience and its data (none of them holds a raw newline). */
-const SEPARATOR = '\n'
 
 /** An entry of Socket.IO's in-memory recovery buffer (socket.io-adapter's SessionAwareAdapter). */
 interface StoredPacket {
-  id: string
   emittedAt: number
   opts: { rooms: Set<string>; except?: Set<string> }
   data: unknown[]
 }
 
+/** Whether `value` holds binary data, which JSON would not carry (Socket.IO sends it as attachments). */
+function containsBinary(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== 'object' || depth > 32) return false
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true
+  for (const child of Array.isArray(value) ? value : Object.values(value)) if (containsBinary(child, depth + 1)) return true
+  return false
+}
+
 /**
- * Sent packets as one string each (offset, audience and data as JSON, which is what went on the
- * wire anyway) beside their emission times in an array of numbers: two arrays, however many
- * packets, and nothing inside them for the garbage collector to trace.
+ * Sent packets kept for resumes, as three arrays however many packets: their emission times (an
+ * array of numbers holds no objects), their audiences and their data, each one flat JSON string
+ * (what went on the wire anyway). Packets holding binary data, which JSON would mangle, are kept
+ * as they are. Socket.IO puts a packet's offset last in its data, so that is where a resume's
+ * offset is looked for.
  */
 export function createPacketLog() {
   const times: number[] = []
-  const records: string[] = []
+  const audiences: string[] = []
+  const datas: Array<string | unknown[]> = []
   return {
     get size(): number {
-      return records.length
+      return datas.length
     },
     /** Packets arrive in emission order. */
-    add(offset: string, emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, data: unknown[]): void {
+    add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, data: unknown[]): void {
       times.push(emittedAt)
-      records.push(offset + SEPARATOR + JSON.stringify([[...rooms], [...except]]) + SEPARATOR + JSON.stringify(data))
+      audiences.push(JSON.stringify([[...rooms], [...except]]))
+      datas.push(containsBinary(data) ? data : JSON.stringify(data))
     },
     /** Drops the packets emitted before `threshold`. */
     prune(threshold: number): void {
@@ -41,26 +50,35 @@ export function createPacketLog() {
       }
       if (low > 0) {
         times.splice(0, low)
-        records.splice(0, low)
+        audiences.splice(0, low)
+        datas.splice(0, low)
       }
     },
     /**
      * The data of the packets after `offset` that a socket in `socketRooms` would have received,
-     * by Socket.IO's rule; undefined when the offset is no longer (or never was) here.
+     * by Socket.IO's rule; undefined when the offset is no longer (or never was) here. Only the
+     * packets it gets are parsed: a resume after a long drop at a high rate skips many.
      */
     since(offset: string, socketRooms: string[]): unknown[][] | undefined {
-      let index = records.length - 1
-      while (index >= 0 && !(records[index]!.startsWith(offset) && records[index]!.startsWith(SEPARATOR, offset.length))) index--
+      const ending = ',' + JSON.stringify(offset) + ']'
+      let index = datas.length - 1
+      for (; index >= 0; index--) {
+        const data = datas[index]!
+        if (typeof data === 'string' ? data.endsWith(ending) : data[data.length - 1] === offset) break
+      }
       if (index < 0) return undefined
+      const quoted = socketRooms.map((room) => JSON.stringify(room))
       const missed: unknown[][] = []
-      for (let i = index + 1; i < records.length; i++) {
-        const record = records[i]!
-        const audienceStart = record.indexOf(SEPARATOR) + 1
-        const dataStart = record.indexOf(SEPARATOR, audienceStart) + 1
-        const [rooms, except] = JSON.parse(record.slice(audienceStart, dataStart - 1)) as [string[], string[]]
+      for (let i = index + 1; i < datas.length; i++) {
+        const audience = audiences[i]!
+        // Cheap first: a packet for some rooms names one of this socket's, or it is not for it.
+        if (!audience.startsWith('[[]') && !quoted.some((room) => audience.includes(room))) continue
+        const [rooms, except] = JSON.parse(audience) as [string[], string[]]
         const included = rooms.length === 0 || socketRooms.some((room) => rooms.includes(room))
         const excluded = socketRooms.some((room) => except.includes(room))
-        if (included && !excluded) missed.push(JSON.parse(record.slice(dataStart)) as unknown[])
+        if (!included || excluded) continue
+        const data = datas[i]!
+        missed.push(typeof data === 'string' ? (JSON.parse(data) as unknown[]) : data)
       }
       return missed
     }
@@ -100,13 +118,14 @@ export function compactRecoveryBuffer(fastify: FastifyInstance, { graceMs, reten
 
   const broadcast = adapter.broadcast.bind(adapter)
   adapter.broadcast = (packet, opts) => {
-    const stored = packets.length
-    broadcast(packet, opts)
-    // The adapter stored it (an event without ack, not volatile) and has already encoded it for
-    // every recipient: move it to the log.
-    if (packets.length > stored) {
-      const { id, emittedAt, opts: audience, data } = packets.pop()!
-      log.add(id, emittedAt, audience.rooms, audience.except ?? [], data)
+    try {
+      broadcast(packet, opts)
+    } finally {
+      // The adapter stored it (an event without ack, not volatile) before sending it: move it, and
+      // anything a nested broadcast stored, to the log in the order stored.
+      if (packets.length > 0) {
+        for (const { emittedAt, opts: audience, data } of packets.splice(0)) log.add(emittedAt, audience.rooms, audience.except ?? [], data)
+      }
     }
   }
 

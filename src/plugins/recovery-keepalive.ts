@@ -24,13 +24,14 @@ export function offsetMaxAgeMs(graceMs: number): number {
 }
 
 /**
- * Recovery needs the client's last offset to still be in the packet buffer (in memory, kept for
- * one grace window) or the Redis stream. A member of a quiet call may have received nothing for an
+ * Recovery needs the client's last offset to still be in the packet log (in memory, kept for a
+ * bounded time, socket.ts) or the Redis stream. A member of a quiet call may have received nothing for an
  * hour, so every seated socket gets a tiny `keepalive` through the adapter once per grace/4,
  * unless it got an offset-bearing packet in the last grace/8 anyway (in a busy call every member
  * does, and skipping them saved a third to a half of these writes, docs/performance.md). Either
- * way its offset is at most 3/8 of the window old (`offsetMaxAgeMs`), and the in-memory buffer keeps
- * packets that much longer than the window (recovery-buffer.ts). Spread over small
+ * way its offset is at most 3/8 of the window old (`offsetMaxAgeMs`), which the in-memory log's
+ * retention allows for. A socket just recovered gets one at once: the offsets replayed to it may be
+ * nearly as old as that retention, and it may drop again before its turn. Spread over small
  * ticks: one broadcast to 10,000 sockets at once stalls the event loop for ~100 ms (measured,
  * docs/performance.md). Needs `fastify.io`; stops at `preClose`.
  */
@@ -56,6 +57,10 @@ export function startRecoveryKeepalive(fastify: FastifyInstance, { graceMs, betw
     }
     return broadcast(packet, opts)
   }
+
+  fastify.io.on('connection', (socket) => {
+    if (socket.recovered) fastify.io.to(socket.id).emit('keepalive')
+  })
 
   let cursor = nsp.sockets.values()
   const keepalive = setInterval(() => {

@@ -16,6 +16,8 @@ import { offsetMaxAgeMs, startRecoveryKeepalive } from './recovery-keepalive.js'
 
 /** How long a resume waits for the instance holding the old transport to let go of it. */
 const RELEASE_WAIT_MS = 1000
+/** Kept past the computed need: under load the keepalive's 100 ms ticks run late. */
+const RETENTION_SLACK_MS = 5000
 
 // A CommonJS build with an `__esModule` default export: from ESM its plugin is `.default`.
 const fastifySocketIO = fastifySocketIOModule.default
@@ -250,8 +252,8 @@ export default fp(
       if (backend.adapter === undefined) {
         // A resume must still find the client's last offset: up to offsetMaxAgeMs old when the
         // network dropped, the drop seen up to a ping interval and timeout later, and the session
-        // kept for the grace window after that.
-        const retentionMs = graceMs + offsetMaxAgeMs(graceMs) + config.PING_INTERVAL_MS + config.PING_TIMEOUT_MS
+        // kept for the grace window after that; plus slack for keepalive passes that run late.
+        const retentionMs = graceMs + offsetMaxAgeMs(graceMs) + config.PING_INTERVAL_MS + config.PING_TIMEOUT_MS + RETENTION_SLACK_MS
         compactRecoveryBuffer(fastify, { graceMs, retentionMs })
       }
       const adapter = fastify.io.of('/').adapter
