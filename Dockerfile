@@ -28,7 +28,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
 # npm start's Node flags (a test keeps them equal), as NODE_OPTIONS so that `docker run -e
 # NODE_OPTIONS=` can change them: a young generation large enough that relayed signals die in it
 # rather than being promoted, which took a quarter or more off CPU per signal and most of the relay
-# p99, for up to 256 MB more heap (docs/performance.md).
+# p99, for a young generation of up to 384 MB (three semi-spaces; docs/performance.md).
 ENV NODE_OPTIONS=--max-semi-space-size=128
 # node directly (not npm) so SIGTERM reaches the server and it shuts down gracefully.
 CMD ["node", "dist/server.js"]
