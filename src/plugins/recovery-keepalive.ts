@@ -25,8 +25,8 @@ export function offsetMaxAgeMs(graceMs: number): number {
 
 /**
  * Recovery needs the client's last offset to still be in the packet log (in memory, kept for a
- * bounded time, socket.ts) or the Redis stream. A member of a quiet call may have received nothing for an
- * hour, so every seated socket gets a tiny `keepalive` through the adapter once per grace/4,
+ * bounded time, socket.ts) or the Redis stream. A member of a quiet call may have received nothing
+ * for an hour, so every seated socket gets a tiny `keepalive` through the adapter once per grace/4,
  * unless it got an offset-bearing packet in the last grace/8 anyway (in a busy call every member
  * does, and skipping them saved a third to a half of these writes, docs/performance.md). Either
  * way its offset is at most 3/8 of the window old (`offsetMaxAgeMs`), which the in-memory log's
