@@ -1,10 +1,11 @@
 /**
  * The packet log that stands in for Socket.IO's in-memory recovery buffer: what a resume gets
- * back, by Socket.IO's audience rule, and what pruning lets go of. The wiring into Socket.IO is
- * exercised end to end by reconnect.test.ts.
+ * back, by Socket.IO's audience rule, and what pruning lets go of; and the adapter around it.
+ * Resumes through real clients are in reconnect.test.ts.
  */
 import t from 'tap'
-import { createPacketLog } from '../src/plugins/recovery-buffer.js'
+import { Server } from 'socket.io'
+import { createPacketLog, createPacketLogAdapter } from '../src/plugins/recovery-buffer.js'
 
 function fourPackets() {
   const log = createPacketLog()
@@ -62,4 +63,34 @@ t.test('pruning drops exactly the packets older than the threshold', async (t) =
   t.same(log.since('a3', ['bob']), [['keepalive', 'a4']], 'the kept ones still can')
   log.prune(Number.MAX_SAFE_INTEGER)
   t.equal(log.size, 0)
+})
+
+t.test('the adapter: sessions saved on disconnect, restored within the window, by offset', async (t) => {
+  const graceMs = 200
+  const io = new Server({ adapter: createPacketLogAdapter({ graceMs, retentionMs: 60_000 }), connectionStateRecovery: {} })
+  const adapter = io.of('/').adapter
+  // Not attached to an HTTP server, so only the adapter has something (its sweep) to stop.
+  t.teardown(() => adapter.close())
+  const none = null as unknown
+  t.equal(await adapter.restoreSession('nobody', 'x'), none, 'no such session')
+
+  const packet = { type: 2, data: ['signal', { from: 'alice' }] as unknown[], nsp: '/' }
+  adapter.broadcast(packet, { rooms: new Set(['bob']), except: new Set() })
+  const offset = packet.data.at(-1) as string
+  t.type(offset, 'string', 'the offset is appended to the data, as Socket.IO does')
+  const later = { type: 2, data: ['user-away', { id: 'carol' }] as unknown[], nsp: '/' }
+  adapter.broadcast(later, { rooms: new Set(['room-1']), except: new Set() })
+  adapter.broadcast({ type: 2, id: 7, data: ['with-ack'], nsp: '/' }, { rooms: new Set(['bob']), except: new Set() })
+  adapter.broadcast({ type: 2, data: ['volatile'], nsp: '/' }, { rooms: new Set(['bob']), except: new Set(), flags: { volatile: true } })
+
+  adapter.persistSession({ sid: 'bob', pid: 'pid-bob', rooms: ['bob', 'room-1'], data: { roomId: 'room-1' } })
+  t.equal(await adapter.restoreSession('pid-bob', 'unknown-offset'), none, 'an offset it never gave')
+  t.match(await adapter.restoreSession('pid-bob', offset), {
+    sid: 'bob',
+    rooms: ['bob', 'room-1'],
+    data: { roomId: 'room-1' },
+    missedPackets: [['user-away', { id: 'carol' }, later.data.at(-1)]]
+  }, 'the later packet for its rooms; none with an ack, none volatile')
+  await new Promise((resolve) => setTimeout(resolve, graceMs + 50))
+  t.equal(await adapter.restoreSession('pid-bob', offset), none, 'past the grace window')
 })

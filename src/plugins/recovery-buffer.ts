@@ -1,14 +1,8 @@
-import type { FastifyInstance } from 'fastify'
+import { randomBytes } from 'node:crypto'
+import { Adapter, type BroadcastOptions, type Session } from 'socket.io-adapter'
 
-/** How often expired packets leave the buffer (Socket.IO's own sweep runs once a minute). */
+/** How often expired packets and sessions go (SessionAwareAdapter's sweep runs once a minute). */
 const PRUNE_INTERVAL_MS = 1000
-
-/** An entry of Socket.IO's in-memory recovery buffer (socket.io-adapter's SessionAwareAdapter). */
-interface StoredPacket {
-  emittedAt: number
-  opts: { rooms: Set<string>; except?: Set<string> }
-  data: unknown[]
-}
 
 /** Whether `value` holds binary data, which JSON would not carry (Socket.IO sends it as attachments). */
 function containsBinary(value: unknown, depth = 0): boolean {
@@ -85,65 +79,71 @@ export function createPacketLog() {
   }
 }
 
-export interface RecoveryBufferOptions {
+export interface PacketLogAdapterOptions {
   /** How long a session is kept after its socket disconnected. */
   graceMs: number
   /** How long a packet is kept: as long as a resume may still ask for it (see socket.ts). */
   retentionMs: number
 }
 
+type SavedSession = Omit<Session, 'missedPackets'> & { disconnectedAt: number }
+
 /**
- * Socket.IO's in-memory recovery buffer keeps every broadcast (every relayed signal) as the live
- * objects it was sent from: the packet, its data, its audience's Sets, its offset. At thousands of
- * signals a second over a window of tens of seconds that is a million small objects, which every
- * scavenge promotes and every full GC marks: most of what connection recovery cost in CPU and in
- * p99 (docs/performance.md). Here the adapter's buffer stays empty: each packet, once sent, moves
- * to a packet log, pruned every second, and a resume reads the log as Socket.IO's adapter reads its
- * buffer. In-memory adapter only; the Redis streams adapter keeps its packets in Redis.
+ * Socket.IO's in-memory adapter for connection state recovery, with the packet log in place of the
+ * buffer Socket.IO's own (SessionAwareAdapter) keeps. That one holds every broadcast, every relayed
+ * signal, as the live objects it was sent from (the packet, its data, its audience's Sets, its
+ * offset) for the grace window plus up to a minute: at thousands of signals a second a million
+ * small objects, which every scavenge promotes and every full GC marks, most of what recovery cost
+ * in CPU and in p99 (docs/performance.md). The rest follows SessionAwareAdapter: sessions saved on
+ * disconnect, restored within the grace window with the packets the socket's rooms got after its
+ * offset, the offset appended last to each stored packet. Expired packets and sessions go every
+ * second. For one instance; with Redis, the streams adapter keeps both in Redis.
  */
-export function compactRecoveryBuffer(fastify: FastifyInstance, { graceMs, retentionMs }: RecoveryBufferOptions): void {
-  const adapter = fastify.io.of('/').adapter
-  type Restored = Awaited<ReturnType<typeof adapter.restoreSession>>
-  const { packets, sessions } = adapter as unknown as {
-    packets?: StoredPacket[]
-    sessions?: Map<string, Omit<Restored, 'missedPackets'> & { disconnectedAt: number }>
-  }
-  // Not Socket.IO's session-aware in-memory adapter (or a version that keeps them elsewhere):
-  // leave it as it is rather than guess.
-  if (!Array.isArray(packets) || !(sessions instanceof Map)) {
-    fastify.log.warn('recovery buffer not found: packets are kept as Socket.IO keeps them')
-    return
-  }
-  const log = createPacketLog()
+export function createPacketLogAdapter({ graceMs, retentionMs }: PacketLogAdapterOptions): typeof Adapter {
+  /** Offsets only need to be unique on this instance, and short: every broadcast carries one. */
+  const prefix = randomBytes(3).toString('base64url')
+  let sequence = 0
 
-  const broadcast = adapter.broadcast.bind(adapter)
-  adapter.broadcast = (packet, opts) => {
-    try {
-      broadcast(packet, opts)
-    } finally {
-      // The adapter stored it (an event without ack, not volatile) before sending it: move it, and
-      // anything a nested broadcast stored, to the log in the order stored.
-      if (packets.length > 0) {
-        for (const { emittedAt, opts: audience, data } of packets.splice(0)) log.add(emittedAt, audience.rooms, audience.except ?? [], data)
+  return class PacketLogAdapter extends Adapter {
+    private readonly log = createPacketLog()
+    private readonly sessions = new Map<string, SavedSession>()
+    private readonly sweep = setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref()
+
+    private prune(): void {
+      const now = Date.now()
+      this.log.prune(now - retentionMs)
+      for (const [pid, session] of this.sessions) if (session.disconnectedAt + graceMs < now) this.sessions.delete(pid)
+    }
+
+    override close(): void {
+      clearInterval(this.sweep)
+    }
+
+    override persistSession(session: Omit<Session, 'missedPackets'>): void {
+      this.sessions.set(session.pid, { ...session, disconnectedAt: Date.now() })
+    }
+
+    override async restoreSession(pid: string, offset: string): Promise<Session> {
+      // Socket.IO's types promise a session; its adapters answer null when there is none.
+      const none = null as unknown as Session
+      const session = this.sessions.get(pid)
+      if (session === undefined) return none
+      if (session.disconnectedAt + graceMs < Date.now()) {
+        this.sessions.delete(pid)
+        return none
       }
+      const missedPackets = this.log.since(offset, session.rooms)
+      return missedPackets === undefined ? none : { ...session, missedPackets }
+    }
+
+    override broadcast(packet: { type: number; id?: number; data: unknown[] }, opts: BroadcastOptions): void {
+      // Events without an ack (which could not be replayed) and not volatile get an offset and are
+      // kept, before they are sent, so that the log stays in emission order.
+      if (packet.type === 2 && packet.id === undefined && opts.flags?.volatile === undefined) {
+        packet.data.push(prefix + (sequence++).toString(36))
+        this.log.add(Date.now(), opts.rooms, opts.except ?? [], packet.data)
+      }
+      super.broadcast(packet, opts)
     }
   }
-
-  // Socket.IO's restoreSession for its in-memory adapter, reading the log instead of its buffer.
-  // Its types promise a session; its adapters answer null when there is none to resume.
-  const none = null as unknown as Restored
-  adapter.restoreSession = async (pid, offset) => {
-    const session = sessions.get(pid)
-    if (session === undefined) return none
-    if (session.disconnectedAt + graceMs < Date.now()) {
-      sessions.delete(pid)
-      return none
-    }
-    const missedPackets = log.since(offset, session.rooms)
-    return missedPackets === undefined ? none : { ...session, missedPackets }
-  }
-
-  const prune = setInterval(() => log.prune(Date.now() - retentionMs), PRUNE_INTERVAL_MS)
-  prune.unref()
-  fastify.addHook('onClose', async () => clearInterval(prune))
 }

@@ -11,7 +11,7 @@ import { connectRedis } from '../rooms/redis-connection.js'
 import { createRedisRoomStore } from '../rooms/redis-room-store.js'
 import type { RoomStore } from '../rooms/room-store.js'
 import { parseCorsOrigins } from './cors.js'
-import { compactRecoveryBuffer } from './recovery-buffer.js'
+import { createPacketLogAdapter } from './recovery-buffer.js'
 import { offsetMaxAgeMs, startRecoveryKeepalive } from './recovery-keepalive.js'
 
 /** How long a resume waits for the instance holding the old transport to let go of it. */
@@ -34,6 +34,8 @@ declare module 'fastify' {
 interface Backend {
   rooms: RoomStore
   adapter?: ServerOptions['adapter']
+  /** Whether other instances share the rooms (and the adapter relays between them). */
+  betweenInstances: boolean
   close(): Promise<void>
 }
 
@@ -94,6 +96,7 @@ async function createRedisBackend(fastify: FastifyInstance, url: string, router:
   return {
     rooms,
     adapter,
+    betweenInstances: true,
     async close() {
       await rooms.close()
       // quit() waits for Redis to answer; with Redis gone it would wait (and reconnect) forever.
@@ -130,8 +133,15 @@ async function reseatLocalMembers(fastify: FastifyInstance, router: EventRouter)
 }
 
 function createMemoryBackend(fastify: FastifyInstance): Backend {
-  const rooms = createMemoryRoomStore({ capacity: fastify.config.MAX_USERS_PER_ROOM })
-  return { rooms, close: () => rooms.close() }
+  const { config } = fastify
+  const rooms = createMemoryRoomStore({ capacity: config.MAX_USERS_PER_ROOM })
+  const graceMs = config.RECONNECT_GRACE_MS
+  // A resume must still find the client's last offset: up to offsetMaxAgeMs old when the network
+  // dropped, the drop seen up to a ping interval and timeout later, and the session kept for the
+  // grace window after that; plus slack for keepalive passes that run late.
+  const retentionMs = graceMs + offsetMaxAgeMs(graceMs) + config.PING_INTERVAL_MS + config.PING_TIMEOUT_MS + RETENTION_SLACK_MS
+  const adapter = graceMs > 0 ? createPacketLogAdapter({ graceMs, retentionMs }) : undefined
+  return { rooms, adapter, betweenInstances: false, close: () => rooms.close() }
 }
 
 /**
@@ -249,17 +259,10 @@ export default fp(
         await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, RELEASE_WAIT_MS))])
         return true
       }
-      if (backend.adapter === undefined) {
-        // A resume must still find the client's last offset: up to offsetMaxAgeMs old when the
-        // network dropped, the drop seen up to a ping interval and timeout later, and the session
-        // kept for the grace window after that; plus slack for keepalive passes that run late.
-        const retentionMs = graceMs + offsetMaxAgeMs(graceMs) + config.PING_INTERVAL_MS + config.PING_TIMEOUT_MS + RETENTION_SLACK_MS
-        compactRecoveryBuffer(fastify, { graceMs, retentionMs })
-      }
       const adapter = fastify.io.of('/').adapter
       const restore = adapter.restoreSession.bind(adapter)
       adapter.restoreSession = async (pid, offset) => {
-        if (!(await release(pid)) && backend.adapter !== undefined) {
+        if (!(await release(pid)) && backend.betweenInstances) {
           const asked = fastify.io.serverSideEmitWithAck('release-session', pid).catch(() => [])
           await Promise.race([asked, new Promise((resolve) => setTimeout(resolve, RELEASE_WAIT_MS))])
         }
@@ -270,7 +273,7 @@ export default fp(
       })
     }
 
-    if (graceMs > 0) startRecoveryKeepalive(fastify, { graceMs, betweenInstances: backend.adapter !== undefined })
+    if (graceMs > 0) startRecoveryKeepalive(fastify, { graceMs, betweenInstances: backend.betweenInstances })
 
     fastify.addHook('onClose', async () => {
       await backend.close()
