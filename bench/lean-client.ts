@@ -17,7 +17,8 @@ type PayloadOf<E extends ClientEvent> = Exclude<Parameters<ClientToServerEvents[
 export type AckOf<E extends ClientEvent> = Parameters<NonNullable<Parameters<ClientToServerEvents[E]>[1]>>[0] | { ok: false; closed: true }
 type Handler = (payload: unknown) => void
 
-const CLOSED = { ok: false, closed: true } as const
+/** The ack result of an emit that the connection's closing cut short. */
+export const CLOSED = { ok: false, closed: true } as const
 
 export class LeanClient {
   /** The Socket.IO socket id, once connected. */

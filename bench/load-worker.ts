@@ -3,7 +3,7 @@
  * paced signals between room members, timing everything with one clock shared by all threads.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { LeanClient, type AckOf } from './lean-client.js'
+import { CLOSED, LeanClient } from './lean-client.js'
 
 export interface WorkerSetup {
   /** Members of a room are spread over these instance URLs (one URL: one instance). */
@@ -67,7 +67,6 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
 
 /** A join whose ack takes longer than this counts as failed (one on a closed connection does at once). */
 const JOIN_TIMEOUT_MS = 30_000
-const LATE = { ok: false, closed: true } as const
 
 async function seatRoom(index: number, report: ConnectReport): Promise<void> {
   const sockets: LeanClient[] = []
@@ -80,7 +79,7 @@ async function seatRoom(index: number, report: ConnectReport): Promise<void> {
   }
   const [owner, ...others] = sockets as [LeanClient, ...LeanClient[]]
   let started = now()
-  const created = await within(owner.emitWithAck('create-room', { username: `owner-${firstRoom + index}` }), JOIN_TIMEOUT_MS, LATE)
+  const created = await within(owner.emitWithAck('create-room', { username: `owner-${firstRoom + index}` }), JOIN_TIMEOUT_MS, CLOSED)
   report.joinMs.push(now() - started)
   if (!created.ok) {
     report.failedJoins += ROOM_SIZE
@@ -90,7 +89,7 @@ async function seatRoom(index: number, report: ConnectReport): Promise<void> {
   await Promise.all(
     others.map(async (socket, i) => {
       started = now()
-      const joined = await within(socket.emitWithAck('join-room', { roomId: created.roomId, username: `member-${i}` }), JOIN_TIMEOUT_MS, LATE)
+      const joined = await within(socket.emitWithAck('join-room', { roomId: created.roomId, username: `member-${i}` }), JOIN_TIMEOUT_MS, CLOSED)
       report.joinMs.push(now() - started)
       if (joined.ok) members.push({ socket, id: socket.id })
       else report.failedJoins++

@@ -46,7 +46,13 @@ const { values: args } = parseArgs({
   }
 })
 /** Extra settings for our server, `--server-env RECONNECT_GRACE_MS=0`: to measure what a feature costs. */
-const SERVER_ENV = Object.fromEntries((args['server-env'] as string[]).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))
+const SERVER_ENV = Object.fromEntries(
+  (args['server-env'] as string[]).map((pair) => {
+    const equals = pair.indexOf('=')
+    if (equals < 1) throw new Error(`--server-env takes KEY=VALUE, not ${pair}`)
+    return [pair.slice(0, equals), pair.slice(equals + 1)]
+  })
+)
 const SOCKETS = Number(args.sockets)
 const RATES = args.rates!.split(',').map(Number)
 const DURATION_MS = Number(args.duration) * 1000
