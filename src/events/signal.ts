@@ -14,13 +14,25 @@ export default async function signalEvents(fastify: FastifyInstance): Promise<vo
 
   socketEvents.on('signal', {
     schema: SignalPayload,
-    async handle({ socket, ok }, { to, signal }) {
+    handle({ socket, ok }, { to, signal }) {
       const roomId = currentRoom(socket)
       if (!fitsJson(signal, config.MAX_SIGNAL_BYTES)) throw new SignalingError('PAYLOAD_TOO_LARGE')
-      if (to === socket.id || !(await rooms.isMember(roomId, to))) throw new SignalingError('PEER_NOT_FOUND')
-      ok({})
-      fastify.io.to(to).emit('signal', { from: socket.id, signal })
-      metrics.signalRelayed()
+      if (to === socket.id) throw new SignalingError('PEER_NOT_FOUND')
+      const relay = (): void => {
+        ok({})
+        fastify.io.to(to).emit('signal', { from: socket.id, signal })
+        metrics.signalRelayed()
+      }
+      // A peer connected to this instance and in the room's Socket.IO room is seated (a socket
+      // joins it only once the store has seated it, and leaves it on leaving or disconnecting):
+      // relay at once, with no store round trip (a promise in memory, a Redis call otherwise).
+      // Anyone else (a peer on another instance, or away within its reconnect grace) is asked of
+      // the store.
+      if (socket.nsp.adapter.rooms.get(roomId)?.has(to) === true) return relay()
+      return rooms.isMember(roomId, to).then((member) => {
+        if (!member) throw new SignalingError('PEER_NOT_FOUND')
+        relay()
+      })
     }
   })
 }
