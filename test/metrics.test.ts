@@ -1,4 +1,6 @@
 import t from 'tap'
+import { Registry } from 'prom-client'
+import { createHistogram } from '../src/plugins/metrics.js'
 import { buildServer, createRoom, joinRoom, nextEvent, request } from './helper.js'
 
 /** The value of one sample in Prometheus text format, or undefined. */
@@ -36,6 +38,35 @@ t.test('metrics move as sockets connect, rooms form and signals flow', async (t)
   t.equal(sample(text, 'signaling_events_total', '{event="signal",outcome="ok"}'), 3)
   t.equal(sample(text, 'signaling_events_total', '{event="join-room",outcome="ALREADY_IN_ROOM"}'), 1)
   t.equal(sample(text, 'signaling_event_duration_seconds_count', '{event="signal"}'), 3)
+  t.equal(sample(text, 'signaling_event_duration_seconds_bucket', '{le="+Inf",event="signal"}'), 3)
+  t.ok(sample(text, 'signaling_event_duration_seconds_sum', '{event="signal"}')! > 0)
+
+  // Counts are totals since boot, not since the last scrape.
+  await request(alice, 'user-list')
+  text = await scrape()
+  t.equal(sample(text, 'signaling_signals_relayed_total'), 3)
+  t.equal(sample(text, 'signaling_events_total', '{event="signal",outcome="ok"}'), 3)
+  t.equal(sample(text, 'signaling_events_total', '{event="user-list",outcome="ok"}'), 1)
+})
+
+t.test('the event histogram: cumulative buckets, sum and count, in Prometheus text', async (t) => {
+  const histogram = createHistogram({ name: 'h', help: 'a test histogram', labelName: 'event', buckets: [0.001, 0.01, 1] })
+  const registry = new Registry()
+  registry.registerMetric(histogram as never)
+  for (const value of [0.0005, 0.001, 0.003, 5]) histogram.observe('a', value)
+  histogram.observe('b', 0.5)
+  const text = await registry.metrics()
+  t.match(text, /# TYPE h histogram/)
+  t.equal(sample(text, 'h_bucket', '{le="0.001",event="a"}'), 2, 'a bound is inclusive')
+  t.equal(sample(text, 'h_bucket', '{le="0.01",event="a"}'), 3)
+  t.equal(sample(text, 'h_bucket', '{le="1",event="a"}'), 3)
+  t.equal(sample(text, 'h_bucket', '{le="+Inf",event="a"}'), 4)
+  t.equal(sample(text, 'h_sum', '{event="a"}'), 5.0045)
+  t.equal(sample(text, 'h_count', '{event="a"}'), 4)
+  t.equal(sample(text, 'h_bucket', '{le="0.01",event="b"}'), 0)
+  t.equal(sample(text, 'h_bucket', '{le="1",event="b"}'), 1)
+  registry.resetMetrics()
+  t.notMatch(await registry.metrics(), /h_count/, 'reset empties it')
 })
 
 t.test('unknown event names never become labels', async (t) => {
