@@ -7,8 +7,12 @@ import t from 'tap'
 import { Server } from 'socket.io'
 import { createPacketLog, createPacketLogAdapter } from '../src/plugins/recovery-buffer.js'
 
+function newLog(capacityBytes = 1 << 20, onOverwrite?: () => void) {
+  return createPacketLog({ capacityBytes, onOverwrite })
+}
+
 function fourPackets() {
-  const log = createPacketLog()
+  const log = newLog()
   log.add(1000, ['alice'], [], ['signal', { from: 'bob', signal: { sdp: 'v=0\r\nline "two"\n' } }, 'a1'])
   log.add(2000, ['room-1'], ['alice'], ['user-joined', { id: 'carol' }, 'a2'])
   log.add(3000, ['room-1'], [], ['user-away', { id: 'dave' }, 'a3'])
@@ -22,7 +26,7 @@ t.test('a resume gets every later packet meant for it, unchanged, and nothing el
     'not the one that excluded it, not one for another socket')
   t.same(log.since('a2', ['bob', 'room-1']), [['user-away', { id: 'dave' }, 'a3'], ['keepalive', 'a4']])
   t.same(log.since('a4', ['bob']), [], 'nothing after the newest')
-  const everything = createPacketLog()
+  const everything = newLog()
   everything.add(1, ['x'], [], ['first', 'b1'])
   everything.add(2, [], [], ['to all', { text: 'new\nline' }, 'b2'])
   t.same(everything.since('b1', ['y']), [['to all', { text: 'new\nline' }, 'b2']], 'no rooms means every socket')
@@ -31,14 +35,14 @@ t.test('a resume gets every later packet meant for it, unchanged, and nothing el
 })
 
 t.test('a packet that names the socket only in its data is not for it', async (t) => {
-  const log = createPacketLog()
+  const log = newLog()
   log.add(1, ['alice'], [], ['x', 'c1'])
   log.add(2, ['bob'], [], ['signal', { from: 'alice', to: 'bob' }, 'c2'])
   t.same(log.since('c1', ['alice']), [])
 })
 
 t.test('binary data comes back as binary, not as its JSON', async (t) => {
-  const log = createPacketLog()
+  const log = newLog()
   log.add(1, ['alice'], [], ['x', 'd1'])
   const blob = Buffer.from([1, 2, 3])
   log.add(2, ['alice'], [], ['signal', { from: 'bob', signal: { blob } }, 'd2'])
@@ -48,9 +52,50 @@ t.test('binary data comes back as binary, not as its JSON', async (t) => {
   t.same(log.since('d2', ['alice']), [['after', 'd3']], 'and its offset is found')
 })
 
+t.test('the buffer is a ring: packets come back intact across its end, multi-byte text included', async (t) => {
+  let overwritten = 0
+  const log = newLog(600, () => overwritten++)
+  const sent: unknown[][] = []
+  for (let i = 0; i < 60; i++) {
+    const data = ['signal', { from: 'bob', signal: { candidate: `é ${i} 🎥 ${'x'.repeat(i % 7)}` } }, `r${i}`]
+    sent.push(data)
+    log.add(i, ['alice'], [], data)
+    log.prune(i - 2)
+    if (i >= 2) t.same(log.since(`r${i - 2}`, ['alice']), sent.slice(i - 1), `after packet ${i}`)
+  }
+  t.equal(overwritten, 0, 'pruned in time, nothing was overwritten')
+  t.ok(log.touchedBytes <= 600, "6 kB went through 600 bytes")
+})
+
+t.test('a ring too small for the retention drops the oldest packets early, and says so', async (t) => {
+  let overwritten = 0
+  const log = newLog(200, () => overwritten++)
+  for (let i = 0; i < 20; i++) log.add(i, ['alice'], [], ['keepalive', `o${i}`])
+  t.ok(overwritten > 0, 'told')
+  t.ok(log.size < 20 && log.size > 0)
+  t.equal(log.since('o0', ['alice']), undefined, 'the oldest offsets cannot be resumed from')
+  t.same(log.since('o18', ['alice']), [['keepalive', 'o19']], 'the newest can')
+  const big = ['signal', { sdp: 'v'.repeat(500) }, 'o20']
+  log.add(20, ['alice'], [], big)
+  log.add(21, ['alice'], [], ['keepalive', 'o21'])
+  t.same(log.since('o19', ['alice']), [big, ['keepalive', 'o21']], 'a packet bigger than the ring is kept as it is')
+})
+
+t.test('the ring goes back to its start once that is free: touched bytes follow the bytes kept', async (t) => {
+  const log = newLog(1 << 20)
+  const data = ['signal', { from: 'bob', signal: { candidate: 'c'.repeat(200) } }]
+  for (let i = 0; i < 20_000; i++) {
+    log.add(i, ['alice'], [], [...data, `t${i}`])
+    log.prune(i - 100)
+  }
+  // 100 packets of about 300 bytes are kept at a time; 6 MB went through a 1 MiB ring.
+  t.ok(log.touchedBytes < 100_000, `touched ${log.touchedBytes} bytes`)
+  t.equal(log.size, 101)
+})
+
 t.test('an offset it does not hold: no resume', async (t) => {
   t.equal(fourPackets().since('zz', ['alice']), undefined)
-  t.equal(createPacketLog().since('a1', ['alice']), undefined)
+  t.equal(newLog().since('a1', ['alice']), undefined)
 })
 
 t.test('pruning drops exactly the packets older than the threshold', async (t) => {
@@ -67,7 +112,7 @@ t.test('pruning drops exactly the packets older than the threshold', async (t) =
 
 t.test('the adapter: sessions saved on disconnect, restored within the window, by offset', async (t) => {
   const graceMs = 200
-  const io = new Server({ adapter: createPacketLogAdapter({ graceMs, retentionMs: 60_000 }), connectionStateRecovery: {} })
+  const io = new Server({ adapter: createPacketLogAdapter({ graceMs, retentionMs: 60_000, logBytes: 1 << 20 }), connectionStateRecovery: {} })
   const adapter = io.of('/').adapter
   // Not attached to an HTTP server, so only the adapter has something (its sweep) to stop.
   t.teardown(() => adapter.close())

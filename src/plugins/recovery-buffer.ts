@@ -12,41 +12,127 @@ function containsBinary(value: unknown, depth = 0): boolean {
   return false
 }
 
+export interface PacketLogOptions {
+  /** Size of the one buffer holding the packets' bytes (see createPacketLog). */
+  capacityBytes: number
+  /** Told when a packet younger than the retention had to make room for a new one. */
+  onOverwrite?: () => void
+}
+
 /**
- * Sent packets kept for resumes, as three arrays however many packets: their emission times (an
- * array of numbers holds no objects), their audiences and their data, each one flat JSON string
- * (what went on the wire anyway). Packets holding binary data, which JSON would mangle, are kept
- * as they are. Socket.IO puts a packet's offset last in its data, so that is where a resume's
- * offset is looked for.
+ * Sent packets kept for resumes. Each packet's audience and data, as flat JSON (what went on the
+ * wire anyway), are copied into one buffer allocated at boot and used as a ring; per packet, only
+ * numbers stay on the V8 heap (its emission time, where its bytes are, their lengths). Kept as
+ * strings on the heap, a second of relayed signals (megabytes at thousands a second) was promoted
+ * by every scavenge, the relay's p99 at our defaults (docs/performance.md); and a buffer that grew
+ * with the traffic made V8 run full GCs as its external memory grew. This one is counted once.
+ *
+ * The ring goes back to the start of the buffer early, once the packets there have been pruned, so
+ * the pages it touches (its share of RSS) follow the bytes kept (about twice them), not the
+ * capacity. When a packet
+ * does not fit, the oldest are overwritten before their time (`onOverwrite`): their offsets can no
+ * longer be resumed from, as if pruned. Packets holding binary data, which JSON would mangle, or
+ * too big for the buffer are kept as they are (as before, on the heap). Socket.IO puts a packet's offset last in its data,
+ * so that is where a resume's offset is looked for.
  */
-export function createPacketLog() {
+export function createPacketLog({ capacityBytes, onOverwrite = () => {} }: PacketLogOptions) {
+  // Not zeroed: the OS provides pages as they are first written.
+  const bytes = Buffer.allocUnsafeSlow(capacityBytes)
+  // Per packet in emission order, from `head`: when it was sent, where its record starts (in bytes
+  // written since boot: the buffer index is that modulo the capacity), its audience's length and
+  // its data's. A packet kept as it is takes one byte, so that starts stay unique, and is in
+  // `held` by its start; its lengths are -1.
   const times: number[] = []
-  const audiences: string[] = []
-  const datas: Array<string | unknown[]> = []
+  const starts: number[] = []
+  const audienceLengths: number[] = []
+  const dataLengths: number[] = []
+  const held = new Map<number, { audience: string; data: unknown[] }>()
+  let head = 0
+  /** Bytes written since boot, counting the skipped ends of laps. */
+  let written = 0
+  /** The furthest into the buffer a record has reached: the pages it has touched. */
+  let touched = 0
+
+  /** Forgets the packets before index `until`, compacting the arrays once a good share is dead. */
+  function dropUntil(until: number): void {
+    for (let i = head; i < until; i++) if (dataLengths[i] === -1) held.delete(starts[i]!)
+    head = until
+    if (head > 1024 && head * 2 > times.length) {
+      times.splice(0, head)
+      starts.splice(0, head)
+      audienceLengths.splice(0, head)
+      dataLengths.splice(0, head)
+      head = 0
+    }
+  }
+
+  /** Where a record of `length` bytes goes, overwriting what it must. */
+  function place(length: number): number {
+    const lapStart = written - (written % capacityBytes)
+    const front = head < starts.length ? starts[head]! : written
+    let start: number
+    // Back to the buffer's start once what was there is gone and the free space before the oldest
+    // packet is as big as all that is kept: it is pruned as fast as the log is written, so the
+    // writes do not catch up with it. The pages touched stay about twice the bytes kept.
+    if (front - lapStart >= Math.max(length, written - front)) start = lapStart + capacityBytes
+    else if ((written % capacityBytes) + length <= capacityBytes) start = written
+    else start = lapStart + capacityBytes
+    written = start + length
+    touched = Math.max(touched, (start % capacityBytes) + length)
+    let first = head
+    while (first < starts.length && starts[first]! < written - capacityBytes) first++
+    if (first > head) {
+      dropUntil(first)
+      onOverwrite()
+    }
+    return start
+  }
+
+  function text(start: number, length: number): string {
+    const at = start % capacityBytes
+    return bytes.toString('utf8', at, at + length)
+  }
+
   return {
     get size(): number {
-      return datas.length
+      return times.length - head
+    },
+    /** How much of the buffer has ever been written to. */
+    get touchedBytes(): number {
+      return touched
     },
     /** Packets arrive in emission order. */
     add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, data: unknown[]): void {
+      const audience = JSON.stringify([[...rooms], [...except]])
+      const json = containsBinary(data) ? undefined : JSON.stringify(data)
+      let audienceLength = Buffer.byteLength(audience)
+      let dataLength = json === undefined ? -1 : Buffer.byteLength(json)
+      let start: number
+      if (dataLength >= 0 && audienceLength + dataLength <= capacityBytes) {
+        start = place(audienceLength + dataLength)
+        const at = start % capacityBytes
+        bytes.write(audience, at)
+        bytes.write(json!, at + audienceLength)
+      } else {
+        start = place(1)
+        held.set(start, { audience, data })
+        audienceLength = dataLength = -1
+      }
       times.push(emittedAt)
-      audiences.push(JSON.stringify([[...rooms], [...except]]))
-      datas.push(containsBinary(data) ? data : JSON.stringify(data))
+      starts.push(start)
+      audienceLengths.push(audienceLength)
+      dataLengths.push(dataLength)
     },
     /** Drops the packets emitted before `threshold`. */
     prune(threshold: number): void {
-      let low = 0
+      let low = head
       let high = times.length
       while (low < high) {
         const middle = (low + high) >>> 1
         if (times[middle]! < threshold) low = middle + 1
         else high = middle
       }
-      if (low > 0) {
-        times.splice(0, low)
-        audiences.splice(0, low)
-        datas.splice(0, low)
-      }
+      if (low > head) dropUntil(low)
     },
     /**
      * The data of the packets after `offset` that a socket in `socketRooms` would have received,
@@ -54,25 +140,35 @@ export function createPacketLog() {
      * packets it gets are parsed: a resume after a long drop at a high rate skips many.
      */
     since(offset: string, socketRooms: string[]): unknown[][] | undefined {
-      const ending = ',' + JSON.stringify(offset) + ']'
-      let index = datas.length - 1
-      for (; index >= 0; index--) {
-        const data = datas[index]!
-        if (typeof data === 'string' ? data.endsWith(ending) : data[data.length - 1] === offset) break
+      const ending = Buffer.from(',' + JSON.stringify(offset) + ']')
+      let index = times.length - 1
+      for (; index >= head; index--) {
+        const dataLength = dataLengths[index]!
+        if (dataLength === -1) {
+          const { data } = held.get(starts[index]!)!
+          if (data[data.length - 1] === offset) break
+        } else if (dataLength >= ending.length) {
+          const end = (starts[index]! % capacityBytes) + audienceLengths[index]! + dataLength
+          if (bytes.compare(ending, 0, ending.length, end - ending.length, end) === 0) break
+        }
       }
-      if (index < 0) return undefined
+      if (index < head) return undefined
       const quoted = socketRooms.map((room) => JSON.stringify(room))
       const missed: unknown[][] = []
-      for (let i = index + 1; i < datas.length; i++) {
-        const audience = audiences[i]!
+      for (let i = index + 1; i < times.length; i++) {
+        const dataLength = dataLengths[i]!
+        const audience = dataLength === -1 ? held.get(starts[i]!)!.audience : text(starts[i]!, audienceLengths[i]!)
         // Cheap first: a packet for some rooms names one of this socket's, or it is not for it.
         if (!audience.startsWith('[[]') && !quoted.some((room) => audience.includes(room))) continue
         const [rooms, except] = JSON.parse(audience) as [string[], string[]]
         const included = rooms.length === 0 || socketRooms.some((room) => rooms.includes(room))
         const excluded = socketRooms.some((room) => except.includes(room))
         if (!included || excluded) continue
-        const data = datas[i]!
-        missed.push(typeof data === 'string' ? (JSON.parse(data) as unknown[]) : data)
+        missed.push(
+          dataLength === -1
+            ? held.get(starts[i]!)!.data
+            : (JSON.parse(text(starts[i]! + audienceLengths[i]!, dataLength)) as unknown[])
+        )
       }
       return missed
     }
@@ -84,6 +180,10 @@ export interface PacketLogAdapterOptions {
   graceMs: number
   /** How long a packet is kept: as long as a resume may still ask for it (see socket.ts). */
   retentionMs: number
+  /** The packet log's buffer (see createPacketLog). */
+  logBytes: number
+  /** Told when the log was too small for the retention (see createPacketLog). */
+  onOverwrite?: () => void
 }
 
 type SavedSession = Omit<Session, 'missedPackets'> & { disconnectedAt: number }
@@ -99,13 +199,13 @@ type SavedSession = Omit<Session, 'missedPackets'> & { disconnectedAt: number }
  * offset, the offset appended last to each stored packet. Expired packets and sessions go every
  * second. For one instance; with Redis, the streams adapter keeps both in Redis.
  */
-export function createPacketLogAdapter({ graceMs, retentionMs }: PacketLogAdapterOptions): typeof Adapter {
+export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onOverwrite }: PacketLogAdapterOptions): typeof Adapter {
   /** Offsets only need to be unique on this instance, and short: every broadcast carries one. */
   const prefix = randomBytes(3).toString('base64url')
   let sequence = 0
 
   return class PacketLogAdapter extends Adapter {
-    private readonly log = createPacketLog()
+    private readonly log = createPacketLog({ capacityBytes: logBytes, onOverwrite })
     private readonly sessions = new Map<string, SavedSession>()
     private readonly sweep = setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref()
 

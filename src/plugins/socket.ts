@@ -18,6 +18,8 @@ import { offsetMaxAgeMs, startRecoveryKeepalive } from './recovery-keepalive.js'
 const RELEASE_WAIT_MS = 1000
 /** Kept past the computed need: under load the keepalive's 100 ms ticks run late. */
 const RETENTION_SLACK_MS = 5000
+/** A full recovery log is reported at most this often. */
+const OVERWRITE_WARNING_INTERVAL_MS = 60_000
 
 // A CommonJS build with an `__esModule` default export: from ESM its plugin is `.default`.
 const fastifySocketIO = fastifySocketIOModule.default
@@ -140,7 +142,14 @@ function createMemoryBackend(fastify: FastifyInstance): Backend {
   // dropped, the drop seen up to a ping interval and timeout later, and the session kept for the
   // grace window after that; plus slack for keepalive passes that run late.
   const retentionMs = graceMs + offsetMaxAgeMs(graceMs) + config.PING_INTERVAL_MS + config.PING_TIMEOUT_MS + RETENTION_SLACK_MS
-  const adapter = graceMs > 0 ? createPacketLogAdapter({ graceMs, retentionMs }) : undefined
+  let warnedAt = -Infinity
+  const onOverwrite = (): void => {
+    if (Date.now() - warnedAt < OVERWRITE_WARNING_INTERVAL_MS) return
+    warnedAt = Date.now()
+    fastify.log.warn({ logBytes: config.RECOVERY_LOG_BYTES }, 'recovery log full: packets dropped before their time; raise RECOVERY_LOG_BYTES')
+  }
+  const adapter =
+    graceMs > 0 ? createPacketLogAdapter({ graceMs, retentionMs, logBytes: config.RECOVERY_LOG_BYTES, onOverwrite }) : undefined
   return { rooms, adapter, betweenInstances: false, close: () => rooms.close() }
 }
 
