@@ -150,22 +150,30 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
 
       // Tasks run one at a time. An idle socket's task runs at once, in the packet's own tick; a
       // task that returns a promise holds the queue until it settles. The common event (a relayed
-      // signal on an idle socket) thus never allocates a promise. Tasks never throw or reject.
+      // signal on an idle socket) thus never allocates a promise. Tasks answer their own errors;
+      // one that still fails is logged and the queue goes on.
       let pending = 0
-      const settled = (): void => {
+      const settled = (error?: unknown): void => {
         pending--
+        if (error !== undefined) log.error({ err: error, socketId: socket.id }, 'event task failed')
       }
       /** Queues a task to run in a later microtask, after everything queued before it. */
       const defer = (task: () => void | Promise<void>): void => {
         pending++
-        session.idle = session.idle.then(task).then(settled)
+        session.idle = session.idle.then(task).then(() => settled(), settled)
       }
       const enqueue = (task: () => void | Promise<void>): void => {
         if (pending > 0) return defer(task)
-        const running = task()
+        let running: void | Promise<void>
+        try {
+          running = task()
+        } catch (error) {
+          log.error({ err: error, socketId: socket.id }, 'event task failed')
+          return
+        }
         if (running === undefined) return
         pending = 1
-        session.idle = running.then(settled)
+        session.idle = running.then(() => settled(), settled)
       }
 
       socket.use((packet, _next) => {

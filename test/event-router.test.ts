@@ -1,0 +1,81 @@
+/**
+ * The event router on a bare Socket.IO server: events of one socket take effect in the order they
+ * were sent whether their handlers finish at once or later, and a failure anywhere answers that
+ * event and leaves the queue going.
+ */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Writable } from 'node:stream'
+import pino from 'pino'
+import { Server } from 'socket.io'
+import t, { type Test } from 'tap'
+import { createEventRouter, type SignalingServer } from '../src/events/event-router.js'
+import { SignalingError } from '../src/events/signaling-error.js'
+import { SignalPayload, UserListPayload } from '../src/protocol.js'
+import { connectClient, request } from './helper.js'
+
+async function startRouter(t: Test, observe?: (event: string, outcome: string) => void) {
+  const lines: Array<Record<string, unknown>> = []
+  const log = pino(new Writable({ write: (chunk, _encoding, done) => done(void lines.push(JSON.parse(String(chunk)))) }))
+  const router = createEventRouter({
+    log,
+    observe,
+    rateLimit: { burst: 100, perSecond: 100, maxRefusals: 100, windowMs: 1000 }
+  })
+  const http = createServer()
+  const io: SignalingServer = new Server(http)
+  io.on('connection', (socket) => router.attach(socket))
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+  t.teardown(async () => {
+    io.disconnectSockets(true)
+    await io.close()
+  })
+  return { router, lines, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` }
+}
+
+t.test('a handler that finishes at once waits for the slower one sent before it', async (t) => {
+  const { router, url } = await startRouter(t)
+  const ran: string[] = []
+  router.on('user-list', {
+    schema: UserListPayload,
+    async handle() {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      ran.push('slow')
+    }
+  })
+  router.on('signal', {
+    schema: SignalPayload,
+    handle(_ctx, { to }) {
+      ran.push(to)
+    }
+  })
+  const client = await connectClient(t, url)
+  const answers = await Promise.all([
+    request(client, 'signal', { to: 'first', signal: 'x' }),
+    request(client, 'user-list', {}),
+    request(client, 'signal', { to: 'after', signal: 'x' })
+  ])
+  t.same(ran, ['first', 'slow', 'after'])
+  t.same(answers, [{ ok: true }, { ok: true }, { ok: true }])
+})
+
+t.test('thrown, rejected and failing bookkeeping: each answered or logged, the queue goes on', async (t) => {
+  let observed = 0
+  const { router, url, lines } = await startRouter(t, () => {
+    if (++observed === 1) throw new Error('metrics broke')
+  })
+  router.on('signal', {
+    schema: SignalPayload,
+    handle(_ctx, { to }) {
+      if (to === 'throw') throw new SignalingError('PEER_NOT_FOUND')
+      if (to === 'reject') return Promise.reject(new Error('store broke'))
+    }
+  })
+  const client = await connectClient(t, url)
+  // The first event's observe throws after its ack went out.
+  t.same(await request(client, 'signal', { to: 'fine', signal: 'x' }), { ok: true })
+  t.match(await request(client, 'signal', { to: 'throw', signal: 'x' }), { ok: false, error: { code: 'PEER_NOT_FOUND' } })
+  t.match(await request(client, 'signal', { to: 'reject', signal: 'x' }), { ok: false, error: { code: 'INTERNAL' } })
+  t.same(await request(client, 'signal', { to: 'fine', signal: 'x' }), { ok: true }, 'still served')
+  t.match(lines, [{ msg: 'event task failed', err: { message: 'metrics broke' } }, { msg: 'event handler failed', err: { message: 'store broke' } }])
+})
