@@ -1,7 +1,9 @@
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import app from '../src/app.js'
+import { ConfigSchema } from '../src/plugins/env.js'
 import { buildServer, connectClient } from './helper.js'
 
 async function boot(env: Record<string, string>): Promise<unknown> {
@@ -73,4 +75,12 @@ t.test('the demo page is served at / unless DEMO_PAGE=false', async (t) => {
   t.equal((await on.app.inject('/demo.js')).statusCode, 200, 'the bundle is built and served')
   const off = await buildServer(t, { DEMO_PAGE: 'false' })
   t.equal((await off.app.inject('/')).statusCode, 404)
+})
+
+t.test('the README documents every setting', async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  // The first cell of each table row names one setting or a few: `A`, `B`.
+  const firstCells = [...readme.matchAll(/^\| ([^|]+) \|/gm)].map((match) => match[1]!)
+  const rows = new Set(firstCells.flatMap((cell) => [...cell.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((match) => match[1])))
+  t.same(Object.keys(ConfigSchema.properties).filter((key) => !rows.has(key)), [])
 })
