@@ -52,9 +52,10 @@ t.test('binary data comes back as binary, not as its JSON', async (t) => {
   t.same(log.since('d2', ['alice']), [['after', 'd3']], 'and its offset is found')
 })
 
-t.test('the buffer is a ring: packets come back intact across its end, multi-byte text included', async (t) => {
+t.test('chunks are reused: packets come back intact from reused chunks, multi-byte text included', async (t) => {
   let overwritten = 0
-  const log = newLog(600, () => overwritten++)
+  // Chunks of 200 bytes hold two of these packets (about 95 bytes each); 4 packets live at most.
+  const log = createPacketLog({ capacityBytes: 1200, chunkBytes: 200, onOverwrite: () => overwritten++ })
   const sent: unknown[][] = []
   for (let i = 0; i < 60; i++) {
     const data = ['signal', { from: 'bob', signal: { candidate: `é ${i} 🎥 ${'x'.repeat(i % 7)}` } }, `r${i}`]
@@ -64,32 +65,58 @@ t.test('the buffer is a ring: packets come back intact across its end, multi-byt
     if (i >= 2) t.same(log.since(`r${i - 2}`, ['alice']), sent.slice(i - 1), `after packet ${i}`)
   }
   t.equal(overwritten, 0, 'pruned in time, nothing was overwritten')
-  t.ok(log.touchedBytes <= 600, "6 kB went through 600 bytes")
+  t.ok(log.touchedBytes <= 600, `6 kB went through the first ${log.touchedBytes} bytes of 1,200`)
 })
 
-t.test('a ring too small for the retention drops the oldest packets early, and says so', async (t) => {
+t.test('a log too small for the retention drops the oldest chunk early, and says so', async (t) => {
   let overwritten = 0
-  const log = newLog(200, () => overwritten++)
+  // About 32 bytes a packet: one per 50-byte chunk, four chunks.
+  const log = createPacketLog({ capacityBytes: 200, chunkBytes: 50, onOverwrite: () => overwritten++ })
   for (let i = 0; i < 20; i++) log.add(i, ['alice'], [], ['keepalive', `o${i}`])
-  t.ok(overwritten > 0, 'told')
-  t.ok(log.size < 20 && log.size > 0)
-  t.equal(log.since('o0', ['alice']), undefined, 'the oldest offsets cannot be resumed from')
+  t.equal(overwritten, 16, 'told each time')
+  t.equal(log.size, 4)
+  t.equal(log.since('o15', ['alice']), undefined, 'the oldest offsets cannot be resumed from')
   t.same(log.since('o18', ['alice']), [['keepalive', 'o19']], 'the newest can')
   const big = ['signal', { sdp: 'v'.repeat(500) }, 'o20']
   log.add(20, ['alice'], [], big)
   log.add(21, ['alice'], [], ['keepalive', 'o21'])
-  t.same(log.since('o19', ['alice']), [big, ['keepalive', 'o21']], 'a packet bigger than the ring is kept as it is')
+  t.same(log.since('o19', ['alice']), [big, ['keepalive', 'o21']], 'a packet bigger than a chunk is kept as it is')
 })
 
-t.test('the ring goes back to its start once that is free: touched bytes follow the bytes kept', async (t) => {
-  const log = newLog(1 << 20)
+t.test('a surge of traffic takes more chunks; nothing is dropped while the buffer holds it', async (t) => {
+  let overwritten = 0
+  const log = createPacketLog({ capacityBytes: 64 * 1024, chunkBytes: 4096, onOverwrite: () => overwritten++ })
+  const packet = (i: number) => ['signal', { from: 'bob', signal: { candidate: 'c'.repeat(60) } }, `s${i}`]
+  let sent = 0
+  // One packet a tick, 50 ticks kept; then eight a tick, then quiet.
+  for (let tick = 0; tick < 600; tick++) {
+    const burst = tick < 200 ? 1 : tick < 300 ? 8 : 0
+    for (let n = 0; n < burst; n++) log.add(tick, ['alice'], [], packet(sent++))
+    log.prune(tick - 50)
+    if (tick === 299) {
+      t.equal(log.size, 8 * 51, 'the whole surge is kept')
+      t.equal(log.since(`s${sent - 8 * 51}`, ['alice'])!.length, 8 * 51 - 1, 'and its oldest offset resumes')
+    }
+  }
+  t.equal(overwritten, 0)
+  t.equal(log.size, 0, 'all pruned once quiet')
+  const small = createPacketLog({ capacityBytes: 1000, chunkBytes: 125, onOverwrite: () => overwritten++ })
+  for (let i = 0; i < 3; i++) small.add(i, ['alice'], [], ['k', `p${i}`])
+  small.prune(2)
+  for (let i = 3; i < 6; i++) small.add(i, ['alice'], [], ['k', `p${i}`])
+  t.same(small.since('p2', ['alice']), [['k', 'p3'], ['k', 'p4'], ['k', 'p5']], 'a small ring keeps what was not pruned')
+  t.equal(overwritten, 0)
+})
+
+t.test('emptied chunks are reused lowest first: touched bytes follow the bytes kept', async (t) => {
+  const log = createPacketLog({ capacityBytes: 1 << 20, chunkBytes: 16 * 1024 })
   const data = ['signal', { from: 'bob', signal: { candidate: 'c'.repeat(200) } }]
   for (let i = 0; i < 20_000; i++) {
     log.add(i, ['alice'], [], [...data, `t${i}`])
     log.prune(i - 100)
   }
-  // 100 packets of about 300 bytes are kept at a time; 6 MB went through a 1 MiB ring.
-  t.ok(log.touchedBytes < 100_000, `touched ${log.touchedBytes} bytes`)
+  // 100 packets of about 300 bytes are kept at a time; 6 MB went through a 1 MiB buffer.
+  t.ok(log.touchedBytes <= 4 * 16 * 1024, `touched ${log.touchedBytes} bytes`)
   t.equal(log.size, 101)
 })
 

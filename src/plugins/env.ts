@@ -38,12 +38,12 @@ export const ConfigSchema = Type.Object({
   RECONNECT_GRACE_MS: Type.Integer({ minimum: 0, default: 20_000 }),
   /**
    * Without Redis: the buffer that keeps relayed packets for resumes, allocated once. Only pages
-   * written to take memory, about twice the bytes kept. Size it for at least the peak rate times
-   * the retention (grace + 27.5 s by default): 5,000 signals/s of the bench's mix keep about
-   * 150 MB. When it is too small, the oldest packets go early (logged) and a client dropped that
-   * long cannot resume.
+   * written to take memory: about the most bytes kept at once (they stay resident after). Size it
+   * for at least the peak rate times the retention (grace + 27.5 s by default): 5,000 signals/s of
+   * the bench's mix keep about 150 MB. When it is too small, the oldest packets go early (logged)
+   * and a client dropped that long cannot resume. At most 4 GiB, Node's largest Buffer.
    */
-  RECOVERY_LOG_BYTES: Type.Integer({ minimum: 1 << 20, default: 256 << 20 }),
+  RECOVERY_LOG_BYTES: Type.Integer({ minimum: 1 << 20, maximum: 2 ** 32, default: 256 << 20 }),
   /**
    * Socket.IO heartbeat: a connection whose client misses a ping for PING_INTERVAL_MS +
    * PING_TIMEOUT_MS is dropped (and its seat kept for the grace window). Lower than Socket.IO's

@@ -15,31 +15,46 @@ function containsBinary(value: unknown, depth = 0): boolean {
 export interface PacketLogOptions {
   /** Size of the one buffer holding the packets' bytes (see createPacketLog). */
   capacityBytes: number
-  /** Told when a packet younger than the retention had to make room for a new one. */
+  /** The unit the buffer is handed out in: 1 MiB, or an eighth of a smaller capacity. */
+  chunkBytes?: number
+  /** Told when every chunk held packets and the oldest had to go to make room for a new one. */
   onOverwrite?: () => void
 }
 
 /**
  * Sent packets kept for resumes. Each packet's audience and data, as flat JSON (what went on the
- * wire anyway), are copied into one buffer allocated at boot and used as a ring; per packet, only
- * numbers stay on the V8 heap (its emission time, where its bytes are, their lengths). Kept as
- * strings on the heap, a second of relayed signals (megabytes at thousands a second) was promoted
- * by every scavenge, the relay's p99 at our defaults (docs/performance.md); and a buffer that grew
- * with the traffic made V8 run full GCs as its external memory grew. This one is counted once.
+ * wire anyway), are copied into one buffer allocated at boot; per packet, only numbers stay on the
+ * V8 heap (its emission time, where its bytes are, their lengths). Kept as strings on the heap, a
+ * second of relayed signals (megabytes at thousands a second) was promoted by every scavenge, the
+ * relay's p99 at our defaults (docs/performance.md); and buffers allocated as the traffic grew
+ * made V8 run full GCs as its external memory grew. This one is counted once.
  *
- * The ring goes back to the start of the buffer early, once the packets there have been pruned, so
- * the pages it touches (its share of RSS) follow the bytes kept (about twice them), not the
- * capacity. When a packet
- * does not fit, the oldest are overwritten before their time (`onOverwrite`): their offsets can no
- * longer be resumed from, as if pruned. Packets holding binary data, which JSON would mangle, or
- * too big for the buffer are kept as they are (as before, on the heap). Socket.IO puts a packet's offset last in its data,
- * so that is where a resume's offset is looked for.
+ * The buffer is handed out in chunks, filled in order and given back once pruning has emptied
+ * them. The lowest free chunk is taken first, so the pages touched (the log's share of RSS) stay
+ * near the most bytes ever kept at once, not the capacity. Only when every chunk holds packets
+ * does the oldest chunk's go early (`onOverwrite`): their offsets can no longer be resumed from,
+ * as if pruned. Packets holding binary data, which JSON would mangle, or bigger than a chunk are
+ * kept as they are, on the heap. Socket.IO puts a packet's offset last in its data, so that is
+ * where a resume's offset is looked for.
  */
-export function createPacketLog({ capacityBytes, onOverwrite = () => {} }: PacketLogOptions) {
+export function createPacketLog({
+  capacityBytes,
+  chunkBytes = Math.max(1, Math.min(1 << 20, Math.floor(capacityBytes / 8))),
+  onOverwrite = () => {}
+}: PacketLogOptions) {
+  const chunkCount = Math.max(1, Math.floor(capacityBytes / chunkBytes))
   // Not zeroed: the OS provides pages as they are first written.
-  const bytes = Buffer.allocUnsafeSlow(capacityBytes)
-  // Per packet in emission order, from `head`: when it was sent, where its record starts (in bytes
-  // written since boot: the buffer index is that modulo the capacity), its audience's length and
+  const bytes = Buffer.allocUnsafeSlow(chunkCount * chunkBytes)
+  const isFree = new Uint8Array(chunkCount).fill(1)
+  /** The chunks in use, oldest first: the one numbered `firstChunk + i` is buffer chunk `inUse[i]`. */
+  const inUse: number[] = []
+  let firstChunk = 0
+  /** Bytes used in the newest chunk (a full one before the first packet). */
+  let tailUsed = chunkBytes
+  /** The end of the highest chunk ever handed out: the pages touched. */
+  let touched = 0
+  // Per packet in emission order, from `head`: when it was sent, where its record starts (its
+  // chunk's number times the chunk size, plus its offset in the chunk), its audience's length and
   // its data's. A packet kept as it is takes one byte, so that starts stay unique, and is in
   // `held` by its start; its lengths are -1.
   const times: number[] = []
@@ -48,10 +63,6 @@ export function createPacketLog({ capacityBytes, onOverwrite = () => {} }: Packe
   const dataLengths: number[] = []
   const held = new Map<number, { audience: string; data: unknown[] }>()
   let head = 0
-  /** Bytes written since boot, counting the skipped ends of laps. */
-  let written = 0
-  /** The furthest into the buffer a record has reached: the pages it has touched. */
-  let touched = 0
 
   /** Forgets the packets before index `until`, compacting the arrays once a good share is dead. */
   function dropUntil(until: number): void {
@@ -66,38 +77,52 @@ export function createPacketLog({ capacityBytes, onOverwrite = () => {} }: Packe
     }
   }
 
-  /** Where a record of `length` bytes goes, overwriting what it must. */
-  function place(length: number): number {
-    const lapStart = written - (written % capacityBytes)
-    const front = head < starts.length ? starts[head]! : written
-    let start: number
-    // Back to the buffer's start once what was there is gone and the free space before the oldest
-    // packet is as big as all that is kept: it is pruned as fast as the log is written, so the
-    // writes do not catch up with it. The pages touched stay about twice the bytes kept.
-    if (front - lapStart >= Math.max(length, written - front)) start = lapStart + capacityBytes
-    else if ((written % capacityBytes) + length <= capacityBytes) start = written
-    else start = lapStart + capacityBytes
-    written = start + length
-    touched = Math.max(touched, (start % capacityBytes) + length)
-    let first = head
-    while (first < starts.length && starts[first]! < written - capacityBytes) first++
-    if (first > head) {
-      dropUntil(first)
-      onOverwrite()
+  function releaseOldestChunk(): void {
+    isFree[inUse.shift()!] = 1
+    firstChunk++
+  }
+
+  /** Starts a new chunk, overwriting the oldest when none is free. */
+  function takeChunk(): void {
+    let chunk = isFree.indexOf(1)
+    if (chunk === -1) {
+      const end = (firstChunk + 1) * chunkBytes
+      let until = head
+      while (until < starts.length && starts[until]! < end) until++
+      const dropped = until > head
+      dropUntil(until)
+      releaseOldestChunk()
+      if (dropped) onOverwrite()
+      chunk = isFree.indexOf(1)
     }
+    isFree[chunk] = 0
+    inUse.push(chunk)
+    tailUsed = 0
+    touched = Math.max(touched, (chunk + 1) * chunkBytes)
+  }
+
+  /** Where a record of `length` bytes (at most a chunk) goes. */
+  function place(length: number): number {
+    if (tailUsed + length > chunkBytes) takeChunk()
+    const start = (firstChunk + inUse.length - 1) * chunkBytes + tailUsed
+    tailUsed += length
     return start
   }
 
-  function text(start: number, length: number): string {
-    const at = start % capacityBytes
-    return bytes.toString('utf8', at, at + length)
+  /** The buffer index of a record's start. */
+  function at(start: number): number {
+    return inUse[Math.floor(start / chunkBytes) - firstChunk]! * chunkBytes + (start % chunkBytes)
+  }
+
+  function text(index: number, length: number): string {
+    return bytes.toString('utf8', index, index + length)
   }
 
   return {
     get size(): number {
       return times.length - head
     },
-    /** How much of the buffer has ever been written to. */
+    /** How much of the buffer has ever been handed out: the pages it may have touched. */
     get touchedBytes(): number {
       return touched
     },
@@ -108,11 +133,11 @@ export function createPacketLog({ capacityBytes, onOverwrite = () => {} }: Packe
       let audienceLength = Buffer.byteLength(audience)
       let dataLength = json === undefined ? -1 : Buffer.byteLength(json)
       let start: number
-      if (dataLength >= 0 && audienceLength + dataLength <= capacityBytes) {
+      if (dataLength >= 0 && audienceLength + dataLength <= chunkBytes) {
         start = place(audienceLength + dataLength)
-        const at = start % capacityBytes
-        bytes.write(audience, at)
-        bytes.write(json!, at + audienceLength)
+        const index = at(start)
+        bytes.write(audience, index)
+        bytes.write(json!, index + audienceLength)
       } else {
         start = place(1)
         held.set(start, { audience, data })
@@ -133,6 +158,9 @@ export function createPacketLog({ capacityBytes, onOverwrite = () => {} }: Packe
         else high = middle
       }
       if (low > head) dropUntil(low)
+      // Chunks older than the oldest packet's are empty now; the newest is kept to write on.
+      const oldest = head < starts.length ? Math.floor(starts[head]! / chunkBytes) : firstChunk + inUse.length - 1
+      while (firstChunk < oldest) releaseOldestChunk()
     },
     /**
      * The data of the packets after `offset` that a socket in `socketRooms` would have received,
@@ -148,7 +176,7 @@ export function createPacketLog({ capacityBytes, onOverwrite = () => {} }: Packe
           const { data } = held.get(starts[index]!)!
           if (data[data.length - 1] === offset) break
         } else if (dataLength >= ending.length) {
-          const end = (starts[index]! % capacityBytes) + audienceLengths[index]! + dataLength
+          const end = at(starts[index]!) + audienceLengths[index]! + dataLength
           if (bytes.compare(ending, 0, ending.length, end - ending.length, end) === 0) break
         }
       }
@@ -157,7 +185,7 @@ export function createPacketLog({ capacityBytes, onOverwrite = () => {} }: Packe
       const missed: unknown[][] = []
       for (let i = index + 1; i < times.length; i++) {
         const dataLength = dataLengths[i]!
-        const audience = dataLength === -1 ? held.get(starts[i]!)!.audience : text(starts[i]!, audienceLengths[i]!)
+        const audience = dataLength === -1 ? held.get(starts[i]!)!.audience : text(at(starts[i]!), audienceLengths[i]!)
         // Cheap first: a packet for some rooms names one of this socket's, or it is not for it.
         if (!audience.startsWith('[[]') && !quoted.some((room) => audience.includes(room))) continue
         const [rooms, except] = JSON.parse(audience) as [string[], string[]]
@@ -167,7 +195,7 @@ export function createPacketLog({ capacityBytes, onOverwrite = () => {} }: Packe
         missed.push(
           dataLength === -1
             ? held.get(starts[i]!)!.data
-            : (JSON.parse(text(starts[i]! + audienceLengths[i]!, dataLength)) as unknown[])
+            : (JSON.parse(text(at(starts[i]!) + audienceLengths[i]!, dataLength)) as unknown[])
         )
       }
       return missed
