@@ -77,5 +77,34 @@ t.test('thrown, rejected and failing bookkeeping: each answered or logged, the q
   t.match(await request(client, 'signal', { to: 'throw', signal: 'x' }), { ok: false, error: { code: 'PEER_NOT_FOUND' } })
   t.match(await request(client, 'signal', { to: 'reject', signal: 'x' }), { ok: false, error: { code: 'INTERNAL' } })
   t.same(await request(client, 'signal', { to: 'fine', signal: 'x' }), { ok: true }, 'still served')
-  t.match(lines, [{ msg: 'event task failed', err: { message: 'metrics broke' } }, { msg: 'event handler failed', err: { message: 'store broke' } }])
+  t.same(
+    lines.map((line) => [line.msg, (line.err as { message: string }).message]),
+    [['event task failed', 'metrics broke'], ['event handler failed', 'store broke']]
+  )
+})
+
+t.test('a task queued from inside a running one waits for it: a handler that disconnects its socket', async (t) => {
+  const { router, url } = await startRouter(t)
+  const ran: string[] = []
+  let cleanedUp!: () => void
+  const cleanUp = new Promise<void>((resolve) => (cleanedUp = resolve))
+  router.onDisconnect(async () => {
+    ran.push('disconnect clean-up')
+    cleanedUp()
+  })
+  router.on('user-list', {
+    schema: UserListPayload,
+    async handle({ socket }) {
+      socket.disconnect(true)
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      ran.push('handler')
+    }
+  })
+  const client = await connectClient(t, url)
+  const id = client.id!
+  client.emit('user-list', {})
+  await cleanUp
+  t.same(ran, ['handler', 'disconnect clean-up'])
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(router.session(id), undefined, 'and the session is forgotten once idle')
 })

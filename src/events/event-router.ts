@@ -30,7 +30,7 @@ export interface Session {
   readonly conn: string
   failedJoins: number
   /** Settles when every event received so far has been handled. */
-  idle: Promise<void>
+  readonly idle: Promise<void>
 }
 
 export interface EventContext<E extends ClientEventName> {
@@ -74,6 +74,8 @@ export interface EventRouter {
   session(socketId: string): Session | undefined
   sessions(): IterableIterator<Session>
 }
+
+type Task = () => void | Promise<void>
 
 interface CompiledDefinition {
   check: (value: unknown) => boolean
@@ -142,38 +144,86 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
     },
 
     attach(socket) {
-      const session: Session = { socket, conn: randomUUID(), failedJoins: 0, idle: Promise.resolve() }
+      const session: Session = {
+        socket,
+        conn: randomUUID(),
+        failedJoins: 0,
+        get idle() {
+          return whenIdle()
+        }
+      }
       sessions.set(socket.id, session)
       const bucket = createTokenBucket(rateLimit.burst, rateLimit.perSecond)
       let refusals = 0
       let windowStart = Date.now()
 
-      // Tasks run one at a time. An idle socket's task runs at once, in the packet's own tick; a
-      // task that returns a promise holds the queue until it settles. The common event (a relayed
-      // signal on an idle socket) thus never allocates a promise. Tasks answer their own errors;
-      // one that still fails is logged and the queue goes on.
-      let pending = 0
-      const settled = (error?: unknown): void => {
-        pending--
-        if (error !== undefined) log.error({ err: error, socketId: socket.id }, 'event task failed')
+      // Tasks run one at a time, in the order queued. An idle socket's task runs at once, in the
+      // packet's own tick, and one that finishes without a promise costs none: the common event (a
+      // relayed signal) allocates no promise. A task that returns a promise holds the queue until
+      // it settles; one queued while another runs (even from inside it) waits its turn. Tasks
+      // answer their own errors; one that still fails is logged and the queue goes on.
+      const queue: Task[] = []
+      let running = false
+      let idle: { promise: Promise<void>; resolve: () => void } | undefined
+      const whenIdle = (): Promise<void> => {
+        if (!running) return Promise.resolve()
+        if (idle === undefined) {
+          let resolve!: () => void
+          const promise = new Promise<void>((settle) => (resolve = settle))
+          idle = { promise, resolve }
+        }
+        return idle.promise
       }
-      /** Queues a task to run in a later microtask, after everything queued before it. */
-      const defer = (task: () => void | Promise<void>): void => {
-        pending++
-        session.idle = session.idle.then(task).then(() => settled(), settled)
+      const failed = (error: unknown): void => {
+        log.error({ err: error, socketId: socket.id }, 'event task failed')
       }
-      const enqueue = (task: () => void | Promise<void>): void => {
-        if (pending > 0) return defer(task)
-        let running: void | Promise<void>
-        try {
-          running = task()
-        } catch (error) {
-          log.error({ err: error, socketId: socket.id }, 'event task failed')
+      /** Runs `task`, then whatever was queued meanwhile, until the queue is empty or waits. */
+      const run = (task: Task): void => {
+        for (let next: Task | undefined = task; next !== undefined; next = queue.shift()) {
+          let result: void | Promise<void>
+          try {
+            result = next()
+          } catch (error) {
+            failed(error)
+            continue
+          }
+          if (result instanceof Promise) {
+            result.then(resume, (error: unknown) => {
+              failed(error)
+              resume()
+            })
+            return
+          }
+        }
+        drained()
+      }
+      const resume = (): void => {
+        const next = queue.shift()
+        if (next !== undefined) run(next)
+        else drained()
+      }
+      const drained = (): void => {
+        running = false
+        const waiting = idle
+        idle = undefined
+        waiting?.resolve()
+      }
+      const enqueue = (task: Task): void => {
+        if (running) {
+          queue.push(task)
           return
         }
-        if (running === undefined) return
-        pending = 1
-        session.idle = running.then(() => settled(), settled)
+        running = true
+        run(task)
+      }
+      /** Like enqueue, but an idle socket's task starts in a microtask, not now. */
+      const enqueueSoon = (task: Task): void => {
+        if (running) {
+          queue.push(task)
+          return
+        }
+        running = true
+        queueMicrotask(() => run(task))
       }
 
       socket.use((packet, _next) => {
@@ -260,9 +310,9 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
       }
       // Connect and disconnect handlers start in a microtask, after the other listeners of the
       // Socket.IO event that caused them have run.
-      defer(() => runAll(connectHandlers, 'connect handling'))
+      enqueueSoon(() => runAll(connectHandlers, 'connect handling'))
       socket.on('disconnect', (reason) => {
-        defer(() => runAll(disconnectHandlers, 'disconnect clean-up', reason))
+        enqueueSoon(() => runAll(disconnectHandlers, 'disconnect clean-up', reason))
         session.idle.then(() => {
           // A recovered socket may already have a new session under the same id.
           if (sessions.get(socket.id) === session) sessions.delete(socket.id)
