@@ -23,9 +23,12 @@ export default async function signalEvents(fastify: FastifyInstance): Promise<vo
         fastify.io.to(to).emit('signal', { from: socket.id, signal })
         metrics.signalRelayed()
       }
-      // A peer connected to this instance and in the room's Socket.IO room is seated (a socket
-      // joins it only once the store has seated it, and leaves it on leaving or disconnecting):
-      // relay at once, with no store round trip (a promise in memory, a Redis call otherwise).
+      // A peer connected to this instance and in the room's Socket.IO room is taken as seated,
+      // with no store round trip (a promise in memory, a Redis call otherwise). A socket joins that
+      // room once the store has seated it and leaves it when it leaves or disconnects. The two can
+      // disagree briefly: a recovered socket is back in its rooms before its seat is reclaimed
+      // (and leaves them if the seat is gone), and with Redis a seat freed by another instance's
+      // reaper is repaired on this one. Either way the peer was in this very room moments ago.
       // Anyone else (a peer on another instance, or away within its reconnect grace) is asked of
       // the store.
       if (socket.nsp.adapter.rooms.get(roomId)?.has(to) === true) return relay()

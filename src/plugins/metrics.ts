@@ -132,7 +132,8 @@ export default fp(
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
     })
     // prom-client's registry asks a metric only for its name and `get()`; its types list its own
-    // four classes.
+    // four classes (and type `get()`'s `type` as a numeric enum, where its own histograms return
+    // the string 'histogram' that the text format needs: test/metrics.test.ts reads it).
     registry.registerMetric(duration as unknown as Histogram)
     new Counter({
       name: 'signaling_signals_relayed_total',
