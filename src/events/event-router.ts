@@ -14,6 +14,7 @@ import type {
 } from '../protocol.js'
 import { StoreUnavailableError } from '../rooms/room-store.js'
 import { SignalingError } from './signaling-error.js'
+import { createTaskQueue } from './task-queue.js'
 import { createTokenBucket } from './token-bucket.js'
 
 export type SignalingServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>
@@ -74,8 +75,6 @@ export interface EventRouter {
   session(socketId: string): Session | undefined
   sessions(): IterableIterator<Session>
 }
-
-type Task = () => void | Promise<void>
 
 interface CompiledDefinition {
   check: (value: unknown) => boolean
@@ -149,7 +148,7 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
         conn: randomUUID(),
         failedJoins: 0,
         get idle() {
-          return whenIdle()
+          return tasks.idle()
         }
       }
       sessions.set(socket.id, session)
@@ -157,74 +156,8 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
       let refusals = 0
       let windowStart = Date.now()
 
-      // Tasks run one at a time, in the order queued. An idle socket's task runs at once, in the
-      // packet's own tick, and one that finishes without a promise costs none: the common event (a
-      // relayed signal) allocates no promise. A task that returns a promise holds the queue until
-      // it settles; one queued while another runs (even from inside it) waits its turn. Tasks
-      // answer their own errors; one that still fails is logged and the queue goes on.
-      const queue: Task[] = []
-      let running = false
-      let idle: { promise: Promise<void>; resolve: () => void } | undefined
-      const whenIdle = (): Promise<void> => {
-        if (!running) return Promise.resolve()
-        if (idle === undefined) {
-          let resolve!: () => void
-          const promise = new Promise<void>((settle) => (resolve = settle))
-          idle = { promise, resolve }
-        }
-        return idle.promise
-      }
-      const failed = (error: unknown): void => {
-        log.error({ err: error, socketId: socket.id }, 'event task failed')
-      }
-      /** Runs `task`, then whatever was queued meanwhile, until the queue is empty or waits. */
-      const run = (task: Task): void => {
-        for (let next: Task | undefined = task; next !== undefined; next = queue.shift()) {
-          let result: void | Promise<void>
-          try {
-            result = next()
-          } catch (error) {
-            failed(error)
-            continue
-          }
-          if (result instanceof Promise) {
-            result.then(resume, (error: unknown) => {
-              failed(error)
-              resume()
-            })
-            return
-          }
-        }
-        drained()
-      }
-      const resume = (): void => {
-        const next = queue.shift()
-        if (next !== undefined) run(next)
-        else drained()
-      }
-      const drained = (): void => {
-        running = false
-        const waiting = idle
-        idle = undefined
-        waiting?.resolve()
-      }
-      const enqueue = (task: Task): void => {
-        if (running) {
-          queue.push(task)
-          return
-        }
-        running = true
-        run(task)
-      }
-      /** Like enqueue, but an idle socket's task starts in a microtask, not now. */
-      const enqueueSoon = (task: Task): void => {
-        if (running) {
-          queue.push(task)
-          return
-        }
-        running = true
-        queueMicrotask(() => run(task))
-      }
+      // One at a time, so events take effect in the order they were sent (see createTaskQueue).
+      const tasks = createTaskQueue((error) => log.error({ err: error, socketId: socket.id }, 'event task failed'))
 
       socket.use((packet, _next) => {
         // Known events are handled here and never reach `socket.on` listeners; unknown ones are
@@ -245,7 +178,7 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
             return
           }
           // Queued like any event, so answers keep the order of the events they answer.
-          enqueue(() => reply(socket, ack, { ok: false, error: new SignalingError('RATE_LIMITED').toJSON() }))
+          tasks.push(() => reply(socket, ack, { ok: false, error: new SignalingError('RATE_LIMITED').toJSON() }))
           // Only known names become metric labels: a flood of invented ones must not.
           if (definitions.has(event)) observe(event, 'RATE_LIMITED', 0)
           return
@@ -260,7 +193,7 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
         else if (payload === undefined) payload = {}
 
         const arrived = performance.now()
-        enqueue(() => {
+        tasks.push(() => {
           if (!definition.check(payload)) {
             reply(socket, ack, { ok: false, error: new SignalingError('INVALID_PAYLOAD').toJSON() })
             observe(event, 'INVALID_PAYLOAD', (performance.now() - arrived) / 1000)
@@ -275,23 +208,26 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
               reply(socket, ack, { ok: true, ...data })
             }
           }
-          const finish = (error?: unknown): void => {
+          const settle = (threw: boolean, error?: unknown): void => {
             let outcome = 'ok'
-            if (error === undefined) {
+            if (!threw) {
               if (!acked) ctx.ok({} as never)
             } else if (acked) log.error({ err: error, event, socketId: socket.id }, 'event failed after its ack')
             else outcome = fail(socket, ack, error, event)
             observe(event, outcome, (performance.now() - arrived) / 1000)
           }
-          let running: void | Promise<void>
+          let handled: void | Promise<void>
           try {
-            running = definition.handle(ctx, payload)
+            handled = definition.handle(ctx, payload)
           } catch (error) {
-            finish(error ?? new Error('handler threw undefined'))
+            settle(true, error)
             return
           }
-          if (running === undefined) finish()
-          else return running.then(() => finish(), (error: unknown) => finish(error ?? new Error('handler rejected with undefined')))
+          if (!(handled instanceof Promise)) return settle(false)
+          return handled.then(
+            () => settle(false),
+            (error: unknown) => settle(true, error)
+          )
         })
       })
 
@@ -310,9 +246,9 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
       }
       // Connect and disconnect handlers start in a microtask, after the other listeners of the
       // Socket.IO event that caused them have run.
-      enqueueSoon(() => runAll(connectHandlers, 'connect handling'))
+      tasks.pushSoon(() => runAll(connectHandlers, 'connect handling'))
       socket.on('disconnect', (reason) => {
-        enqueueSoon(() => runAll(disconnectHandlers, 'disconnect clean-up', reason))
+        tasks.pushSoon(() => runAll(disconnectHandlers, 'disconnect clean-up', reason))
         session.idle.then(() => {
           // A recovered socket may already have a new session under the same id.
           if (sessions.get(socket.id) === session) sessions.delete(socket.id)
