@@ -12,17 +12,19 @@ import { SignalingError } from './signaling-error.js'
 export default async function signalEvents(fastify: FastifyInstance): Promise<void> {
   const { rooms, socketEvents, config, metrics } = fastify
 
+  /** Acks the sender, then passes the signal on unchanged. A plain function: no closure per signal. */
+  function relay(ok: (data: object) => void, from: string, to: string, signal: SignalPayload['signal']): void {
+    ok({})
+    fastify.io.to(to).emit('signal', { from, signal })
+    metrics.signalRelayed()
+  }
+
   socketEvents.on('signal', {
     schema: SignalPayload,
     handle({ socket, ok }, { to, signal }) {
       const roomId = currentRoom(socket)
       if (!fitsJson(signal, config.MAX_SIGNAL_BYTES)) throw new SignalingError('PAYLOAD_TOO_LARGE')
       if (to === socket.id) throw new SignalingError('PEER_NOT_FOUND')
-      const relay = (): void => {
-        ok({})
-        fastify.io.to(to).emit('signal', { from: socket.id, signal })
-        metrics.signalRelayed()
-      }
       // A peer connected to this instance and in the room's Socket.IO room is taken as seated,
       // with no store round trip (a promise in memory, a Redis call otherwise). A socket joins that
       // room once the store has seated it and leaves it when it leaves or disconnects. The two can
@@ -31,10 +33,10 @@ export default async function signalEvents(fastify: FastifyInstance): Promise<vo
       // reaper is repaired on this one. Either way the peer was in this very room moments ago.
       // Anyone else (a peer on another instance, or away within its reconnect grace) is asked of
       // the store.
-      if (socket.nsp.adapter.rooms.get(roomId)?.has(to) === true) return relay()
+      if (socket.nsp.adapter.rooms.get(roomId)?.has(to) === true) return relay(ok, socket.id, to, signal)
       return rooms.isMember(roomId, to).then((member) => {
         if (!member) throw new SignalingError('PEER_NOT_FOUND')
-        relay()
+        relay(ok, socket.id, to, signal)
       })
     }
   })
