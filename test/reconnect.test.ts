@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { SessionAwareAdapter } from 'socket.io-adapter'
 import { io } from 'socket.io-client'
 import t, { type Test } from 'tap'
+import { packetRetentionMs } from '../src/plugins/recovery-keepalive.js'
 import {
   buildServer,
   collect,
@@ -185,12 +186,11 @@ t.test('keepalive: a quiet member gets them, a member receiving signals gets non
   t.equal(bobKept.length, 0, 'the member receiving signals needed none')
 })
 
-/**
- * How long the in-memory log keeps a packet with a 2 s grace window and 1 s + 1 s pings: the
- * window, plus 3/8 of it (the oldest a keepalive lets an offset get), plus the pings, plus 5 s of
- * slack (socket.ts).
- */
-const SHORT_RETENTION = { env: { RECONNECT_GRACE_MS: '2000', PING_INTERVAL_MS: '1000', PING_TIMEOUT_MS: '1000' }, ms: 9750 }
+/** A 2 s grace window and 1 s + 1 s pings, and how long the in-memory log keeps packets then. */
+const SHORT_RETENTION = {
+  env: { RECONNECT_GRACE_MS: '2000', PING_INTERVAL_MS: '1000', PING_TIMEOUT_MS: '1000' },
+  ms: packetRetentionMs({ graceMs: 2000, pingIntervalMs: 1000, pingTimeoutMs: 1000 })
+}
 
 t.test('a member who received nothing for longer than the log keeps packets still recovers', async (t) => {
   // The offset from joining is gone by then: only the keepalives make recovery possible.

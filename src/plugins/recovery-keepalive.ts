@@ -19,8 +19,20 @@ function keepaliveWindowMs(graceMs: number): number {
  * The oldest a seated socket's last offset gets while its transport is up: a keepalive is due once
  * it is half a window old, and the socket is visited once a window.
  */
-export function offsetMaxAgeMs(graceMs: number): number {
+function offsetMaxAgeMs(graceMs: number): number {
   return keepaliveWindowMs(graceMs) * 1.5
+}
+
+/** Kept past the computed need: under load the keepalive's 100 ms ticks run late. */
+const RETENTION_SLACK_MS = 5000
+
+/**
+ * How long the in-memory packet log must keep a packet for a resume to still find the client's
+ * last offset: up to offsetMaxAgeMs old when the network dropped, the drop seen up to a ping
+ * interval and timeout later, and the session kept for the grace window after that; plus slack.
+ */
+export function packetRetentionMs({ graceMs, pingIntervalMs, pingTimeoutMs }: { graceMs: number; pingIntervalMs: number; pingTimeoutMs: number }): number {
+  return graceMs + offsetMaxAgeMs(graceMs) + pingIntervalMs + pingTimeoutMs + RETENTION_SLACK_MS
 }
 
 /**
@@ -30,7 +42,7 @@ export function offsetMaxAgeMs(graceMs: number): number {
  * unless it got an offset-bearing packet in the last grace/8 anyway (in a busy call every member
  * does, and skipping them saved a third to a half of these writes, docs/performance.md). Either
  * way its offset is at most 3/8 of the window old (`offsetMaxAgeMs`), which the in-memory log's
- * retention allows for. A socket just recovered gets one at once: the offsets replayed to it may be
+ * retention allows for (`packetRetentionMs`). A socket just recovered gets one at once: the offsets replayed to it may be
  * nearly as old as that retention, and it may drop again before its turn. Spread over small
  * ticks: one broadcast to 10,000 sockets at once stalls the event loop for ~100 ms (measured,
  * docs/performance.md). Needs `fastify.io`; stops at `preClose`.

@@ -12,12 +12,10 @@ import { createRedisRoomStore } from '../rooms/redis-room-store.js'
 import type { RoomStore } from '../rooms/room-store.js'
 import { parseCorsOrigins } from './cors.js'
 import { createPacketLogAdapter } from './recovery-buffer.js'
-import { offsetMaxAgeMs, startRecoveryKeepalive } from './recovery-keepalive.js'
+import { packetRetentionMs, startRecoveryKeepalive } from './recovery-keepalive.js'
 
 /** How long a resume waits for the instance holding the old transport to let go of it. */
 const RELEASE_WAIT_MS = 1000
-/** Kept past the computed need: under load the keepalive's 100 ms ticks run late. */
-const RETENTION_SLACK_MS = 5000
 /** A full recovery log is reported at most this often. */
 const OVERWRITE_WARNING_INTERVAL_MS = 60_000
 
@@ -138,10 +136,7 @@ function createMemoryBackend(fastify: FastifyInstance): Backend {
   const { config } = fastify
   const rooms = createMemoryRoomStore({ capacity: config.MAX_USERS_PER_ROOM })
   const graceMs = config.RECONNECT_GRACE_MS
-  // A resume must still find the client's last offset: up to offsetMaxAgeMs old when the network
-  // dropped, the drop seen up to a ping interval and timeout later, and the session kept for the
-  // grace window after that; plus slack for keepalive passes that run late.
-  const retentionMs = graceMs + offsetMaxAgeMs(graceMs) + config.PING_INTERVAL_MS + config.PING_TIMEOUT_MS + RETENTION_SLACK_MS
+  const retentionMs = packetRetentionMs({ graceMs, pingIntervalMs: config.PING_INTERVAL_MS, pingTimeoutMs: config.PING_TIMEOUT_MS })
   let warnedAt = -Infinity
   const onOverwrite = (): void => {
     if (Date.now() - warnedAt < OVERWRITE_WARNING_INTERVAL_MS) return
