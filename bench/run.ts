@@ -27,6 +27,7 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import type { ConnectReport, RelayReport, WorkerCommand, WorkerSetup } from './load-worker.js'
+import { startScriptNodeFlags } from './shipped-node-flags.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -94,9 +95,7 @@ function otherCpus(list: string): string {
  */
 function shippedNodeFlags(): string[] {
   const { scripts } = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: { start: string } }
-  const match = /\bnode ((?:--\S+ )*)dist\/server\.js/.exec(scripts.start)
-  if (!match) throw new Error(`npm start does not run \`node [flags] dist/server.js\`: ${scripts.start}`)
-  return match[1]!.split(' ').filter(Boolean)
+  return startScriptNodeFlags(scripts.start)
 }
 const NODE_FLAGS = { ours: shippedNodeFlags(), floor: args['floor-node-flags']!.split(' ').filter(Boolean) }
 
