@@ -16,7 +16,7 @@ io.on('connection', (socket) => {
   let roomId: string | undefined
   socket.on('register-username', (name: string | { username: string }, ack?: Ack) => {
     username = typeof name === 'string' ? name : name.username
-    ack?.({ ok: true, username })
+    ack?.({ success: true, ok: true, username })
   })
   socket.on('create-room', (payload: { username?: string } | Ack, ack?: Ack) => {
     if (typeof payload === 'function') [ack, payload] = [payload, {}]
@@ -25,23 +25,23 @@ io.on('connection', (socket) => {
     const member = { id: socket.id, username, camera: true, mic: true }
     rooms.set(roomId, new Map([[socket.id, member]]))
     socket.join(roomId)
-    ack?.({ ok: true, roomId, users: [member] })
+    ack?.({ success: true, ok: true, roomId, users: [member] })
     socket.emit('room-id', roomId)
   })
   socket.on('join-room', (payload: { roomId: string; username?: string }, ack?: Ack) => {
     username = payload.username ?? username
     const members = rooms.get(payload.roomId)
-    if (!members || members.size >= 4) return ack?.({ ok: false, error: { code: 'ROOM_FULL', message: 'Room is full.' } })
+    if (!members || members.size >= 4) return ack?.({ success: false, ok: false, code: 'ROOM_FULL', error: 'Room is full.' })
     const member = { id: socket.id, username, camera: true, mic: true }
     members.set(socket.id, member)
     roomId = payload.roomId
     socket.join(roomId)
-    ack?.({ ok: true, roomId, users: [...members.values()] })
+    ack?.({ success: true, ok: true, roomId, users: [...members.values()] })
     socket.to(roomId).emit('user-joined', member)
   })
   socket.on('signal', (payload: { to: string; signal: unknown }, ack?: Ack) => {
     io.to(payload.to).emit('signal', { from: socket.id, signal: payload.signal })
-    ack?.({ ok: true })
+    ack?.({ success: true, ok: true })
   })
   socket.on('disconnect', () => {
     if (!roomId) return

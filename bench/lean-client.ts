@@ -14,11 +14,11 @@ type ClientEvent = keyof ClientToServerEvents
 /** What an event's payload may be when it is sent with an ack (the ack-only forms left out). */
 type PayloadOf<E extends ClientEvent> = Exclude<Parameters<ClientToServerEvents[E]>[0], Function | undefined>
 /** The event's ack result, or a failure the client made up because the connection closed first. */
-export type AckOf<E extends ClientEvent> = Parameters<NonNullable<Parameters<ClientToServerEvents[E]>[1]>>[0] | { ok: false; closed: true }
+export type AckOf<E extends ClientEvent> = Parameters<NonNullable<Parameters<ClientToServerEvents[E]>[1]>>[0] | { success: false; ok: false; closed: true }
 type Handler = (payload: unknown) => void
 
 /** The ack result of an emit that the connection's closing cut short. */
-export const CLOSED = { ok: false, closed: true } as const
+export const CLOSED = { success: false, ok: false, closed: true } as const
 
 export class LeanClient {
   /** The Socket.IO socket id, once connected. */

@@ -81,7 +81,7 @@ async function seatRoom(index: number, report: ConnectReport): Promise<void> {
   let started = now()
   const created = await within(owner.emitWithAck('create-room', { username: `owner-${firstRoom + index}` }), JOIN_TIMEOUT_MS, CLOSED)
   report.joinMs.push(now() - started)
-  if (!created.ok) {
+  if (!created.success) {
     report.failedJoins += ROOM_SIZE
     return
   }
@@ -91,7 +91,7 @@ async function seatRoom(index: number, report: ConnectReport): Promise<void> {
       started = now()
       const joined = await within(socket.emitWithAck('join-room', { roomId: created.roomId, username: `member-${i}` }), JOIN_TIMEOUT_MS, CLOSED)
       report.joinMs.push(now() - started)
-      if (joined.ok) members.push({ socket, id: socket.id })
+      if (joined.success) members.push({ socket, id: socket.id })
       else report.failedJoins++
     })
   )
@@ -141,7 +141,7 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
         from.socket.emitWithAck('signal', { to: to.id, signal }).then((result) => {
           if (settled) return // too late: already counted as failed
           answered++
-          if (!result.ok) report.failed++
+          if (!result.success) report.failed++
         })
       )
     }

@@ -114,7 +114,7 @@ function showMediaState(tile: HTMLElement, camera: boolean, mic: boolean): void 
 
 function sendSignal(to: string, signal: Signal): void {
   socket.emit('signal', { to, signal }, (result) => {
-    if (!result.ok) console.warn('signal refused', result.error.code)
+    if (!result.success) console.warn('signal refused', result.code)
   })
 }
 
@@ -150,7 +150,7 @@ function removePeer(id: string): void {
 async function refreshIceServers(): Promise<void> {
   if (iceExpiresAt === null || Date.now() < iceExpiresAt - 60_000) return
   const result = await socket.timeout(5000).emitWithAck('ice-servers')
-  if (result.ok) {
+  if (result.success) {
     iceServers = result.iceServers
     iceExpiresAt = result.expiresAt
   }
@@ -237,7 +237,7 @@ ui.form.addEventListener('submit', (event) => {
     .then(() => {
       const answer = (result: AckResult<RoomJoined>) => {
         ui.enter.disabled = false
-        if (!result.ok) showError(result.error.message)
+        if (!result.success) showError(result.error)
         else enterCall(result.roomId, result.users, result.iceServers, result.iceServersExpireAt)
       }
       if (room === '') socket.emit('create-room', { username: name }, answer)
@@ -294,7 +294,7 @@ socket.on('connect_error', (err) => {
 })
 socket.on('error', (message) => {
   // The one error that ends the call: the seat was lost while the connection was away.
-  if (message.startsWith('You were away too long')) leaveCall(message)
+  if (message.startsWith('You lost your place in the room')) leaveCall(message)
   else showError(message)
 })
 socket.on('user-joined', (member) => {

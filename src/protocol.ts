@@ -98,19 +98,31 @@ export const ERROR_MESSAGES = {
   RATE_LIMITED: 'Too many requests. Slow down.',
   TOO_MANY_FAILED_JOINS: 'Too many failed attempts to join a room.',
   UNAVAILABLE: 'The service is temporarily unavailable. Try again shortly.',
-  SEAT_LOST: 'You were away too long and lost your place in the room. Join again.',
+  SEAT_LOST: 'You lost your place in the room while you were away. Join again.',
   INTERNAL: 'Something went wrong on the server.'
 } as const
 
 export type ErrorCode = keyof typeof ERROR_MESSAGES
 
-export interface ErrorInfo {
+/**
+ * A callback's answer on success: `success: true` and the event's data. `ok` is the same flag under
+ * the name this server's first clients read (kept so that they still see their successes as such).
+ */
+export type AckSuccess<T extends object = object> = { success: true; ok: true } & T
+
+/**
+ * A callback's answer on failure. `error` is the human message, the same string as the `error`
+ * event's (what the seed app's frontend renders as text); `code` is the stable machine code.
+ */
+export interface AckFailure {
+  success: false
+  ok: false
   code: ErrorCode
-  message: string
+  error: string
 }
 
-/** What every acknowledgement callback receives. */
-export type AckResult<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ErrorInfo }
+/** What every acknowledgement callback receives: one shape for every client. */
+export type AckResult<T extends object = object> = AckSuccess<T> | AckFailure
 export type Ack<T extends object = object> = (result: AckResult<T>) => void
 
 export interface UsernameRegistered {

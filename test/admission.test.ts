@@ -97,7 +97,7 @@ t.test('under pressure: HTTP 503 with Retry-After and new handshakes refused; ca
   t.equal((await app.inject('/metrics')).statusCode, 200, 'nor are metrics, when operators need them most')
   t.equal(await outcome(t, url), 'refused', 'new handshakes are refused')
   const signal = nextEvent(bob, 'signal')
-  t.same(await request(alice, 'signal', { to: bob.id, signal: { candidate: 'still' } }), { ok: true })
+  t.same(await request(alice, 'signal', { to: bob.id, signal: { candidate: 'still' } }), { success: true, ok: true })
   t.same(await signal, { from: alice.id, signal: { candidate: 'still' } }, 'the call in progress continues')
   t.ok(ballast.length)
 })

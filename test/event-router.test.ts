@@ -56,7 +56,7 @@ t.test('a handler that finishes at once waits for the slower one sent before it'
     request(client, 'signal', { to: 'after', signal: 'x' })
   ])
   t.same(ran, ['first', 'slow', 'after'])
-  t.same(answers, [{ ok: true }, { ok: true }, { ok: true }])
+  t.same(answers, [{ success: true, ok: true }, { success: true, ok: true }, { success: true, ok: true }])
 })
 
 t.test('thrown, rejected and failing bookkeeping: each answered or logged, the queue goes on', async (t) => {
@@ -73,10 +73,10 @@ t.test('thrown, rejected and failing bookkeeping: each answered or logged, the q
   })
   const client = await connectClient(t, url)
   // The first event's observe throws after its ack went out.
-  t.same(await request(client, 'signal', { to: 'fine', signal: 'x' }), { ok: true })
-  t.match(await request(client, 'signal', { to: 'throw', signal: 'x' }), { ok: false, error: { code: 'PEER_NOT_FOUND' } })
-  t.match(await request(client, 'signal', { to: 'reject', signal: 'x' }), { ok: false, error: { code: 'INTERNAL' } })
-  t.same(await request(client, 'signal', { to: 'fine', signal: 'x' }), { ok: true }, 'still served')
+  t.same(await request(client, 'signal', { to: 'fine', signal: 'x' }), { success: true, ok: true })
+  t.match(await request(client, 'signal', { to: 'throw', signal: 'x' }), { success: false, code: 'PEER_NOT_FOUND' })
+  t.match(await request(client, 'signal', { to: 'reject', signal: 'x' }), { success: false, code: 'INTERNAL' })
+  t.same(await request(client, 'signal', { to: 'fine', signal: 'x' }), { success: true, ok: true }, 'still served')
   t.same(
     lines.map((line) => [line.msg, (line.err as { message: string }).message]),
     [['event task failed', 'metrics broke'], ['event handler failed', 'store broke']]

@@ -38,7 +38,7 @@ t.test('close() with RECONNECT_GRACE_MS=0 frees its members\' seats before the s
   await closing.app.close()
   t.equal(await disconnected, 'io server disconnect', 'disconnected for good')
   t.equal(await left, bobId, 'the room was told')
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }] }, 'the seat was freed in the shared store')
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id }] }, 'the seat was freed in the shared store')
 })
 
 t.test('close() with a grace window drops transports so clients reconnect elsewhere', async (t) => {

@@ -115,7 +115,7 @@ export async function sync(client: Client): Promise<void> {
 /** A client with a username, seated in a new room; resolves with the room id. */
 export async function createRoom(client: Client, username: string): Promise<string> {
   const result = await request(client, 'create-room', { username })
-  if (!result.ok) throw new Error(`create-room failed: ${result.error.code}`)
+  if (!result.success) throw new Error(`create-room failed: ${result.code}`)
   return result.roomId as string
 }
 

@@ -14,7 +14,7 @@ t.test('ice-servers answers STUN and TURN with REST credentials coturn accepts',
   const client = await connect()
   const before = Date.now()
   const result = await request(client, 'ice-servers')
-  t.ok(result.ok)
+  t.ok(result.success)
   const [stun, turn] = result.iceServers
   t.same(stun, { urls: ['stun:stun.example.org:3478'] })
   t.same(turn.urls, ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:5349'])
@@ -39,12 +39,13 @@ t.test('room-joined carries the same servers, so calls can start at once', async
 t.test('without TURN settings: STUN only, or nothing, and no expiry', async (t) => {
   const stunOnly = await buildServer(t, { STUN_URLS: 'stun:a.example:3478,stun:b.example:3478' })
   t.same(await request(await stunOnly.connect(), 'ice-servers'), {
+    success: true,
     ok: true,
     iceServers: [{ urls: ['stun:a.example:3478', 'stun:b.example:3478'] }],
     expiresAt: null
   })
   const bare = await buildServer(t)
-  t.same(await request(await bare.connect(), 'ice-servers', {}), { ok: true, iceServers: [], expiresAt: null })
+  t.same(await request(await bare.connect(), 'ice-servers', {}), { success: true, ok: true, iceServers: [], expiresAt: null })
 })
 
 t.test('TURN_URLS without TURN_SECRET fails the boot, naming it', async (t) => {

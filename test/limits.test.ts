@@ -6,10 +6,10 @@ t.test('a socket over its event rate is refused with RATE_LIMITED, then served a
   const { connect } = await buildServer(t, { RATE_LIMIT_BURST: '20', RATE_LIMIT_PER_SECOND: '10' })
   const client = await connect()
   const results = await Promise.all(Array.from({ length: 30 }, () => request(client, 'user-list')))
-  t.equal(results.filter((r) => !r.ok && r.error.code === 'RATE_LIMITED').length, 10)
-  t.equal(results.filter((r) => !r.ok && r.error.code === 'NOT_IN_ROOM').length, 20)
+  t.equal(results.filter((r) => !r.success && r.code === 'RATE_LIMITED').length, 10)
+  t.equal(results.filter((r) => !r.success && r.code === 'NOT_IN_ROOM').length, 20)
   await new Promise((resolve) => setTimeout(resolve, 300))
-  t.match(await request(client, 'user-list'), { ok: false, error: { code: 'NOT_IN_ROOM' } }, 'tokens refill')
+  t.match(await request(client, 'user-list'), { success: false, code: 'NOT_IN_ROOM' }, 'tokens refill')
 })
 
 t.test('sustained abuse is disconnected; other sockets are untouched', async (t) => {
@@ -41,9 +41,9 @@ t.test('failed joins are capped per socket so room ids cannot be walked', async 
   const roomId = await createRoom(alice, 'alice')
   await request(guesser, 'register-username', 'guesser')
   for (const guess of ['aaa-aaaa-aaa', 'bbb-bbbb-bbb', 'zzz']) {
-    t.match(await request(guesser, 'join-room', guess), { ok: false, error: { code: 'ROOM_NOT_FOUND' } })
+    t.match(await request(guesser, 'join-room', guess), { success: false, code: 'ROOM_NOT_FOUND' })
   }
-  t.match(await joinRoom(guesser, roomId, 'guesser'), { ok: false, error: { code: 'TOO_MANY_FAILED_JOINS' } },
+  t.match(await joinRoom(guesser, roomId, 'guesser'), { success: false, code: 'TOO_MANY_FAILED_JOINS' },
     'even the right id is refused now')
 })
 
@@ -69,11 +69,11 @@ t.test('hostile payloads get INVALID_PAYLOAD and change nothing', async (t) => {
       const expected = typeof payload === 'string' && !['signal', 'camera-mic-status'].includes(event)
         ? ['INVALID_PAYLOAD', 'INVALID_USERNAME', 'ROOM_NOT_FOUND', 'NOT_IN_ROOM', 'ALREADY_IN_ROOM']
         : ['INVALID_PAYLOAD']
-      t.ok(!result.ok && expected.includes(result.error.code), `${event} refuses ${JSON.stringify(payload).slice(0, 20)}`)
+      t.ok(!result.success && expected.includes(result.code), `${event} refuses ${JSON.stringify(payload).slice(0, 20)}`)
     }
     for (const payload of hostileObjects) {
       const result = await request(mallory, event, payload)
-      t.ok(result.ok || result.error.code in ERROR_MESSAGES, `${event} answers ${JSON.stringify(payload).slice(0, 40)}`)
+      t.ok(result.success || result.code in ERROR_MESSAGES, `${event} answers ${JSON.stringify(payload).slice(0, 40)}`)
     }
     await request(mallory, 'leave-room')
   }

@@ -10,13 +10,13 @@ t.test('camera-mic-status goes to the others with the sender\'s real id, and is 
   const bobSees = nextEvent(bob, 'camera-mic-status')
 
   const result = await request(alice, 'camera-mic-status', { id: bob.id, roomId, camera: false, mic: false })
-  t.same(result, { ok: true, id: alice.id, camera: false, mic: false }, 'a spoofed id is ignored')
+  t.same(result, { success: true, ok: true, id: alice.id, camera: false, mic: false }, 'a spoofed id is ignored')
   t.same(await bobSees, { id: alice.id, camera: false, mic: false })
   await sync(alice)
   t.same(aliceSees, [], 'the sender is not echoed')
 
   const joined = await joinRoom(carol, roomId, 'carol')
-  t.match(joined, { ok: true, users: [{ id: alice.id, camera: false, mic: false }, { id: bob.id, camera: true, mic: true }] },
+  t.match(joined, { success: true, users: [{ id: alice.id, camera: false, mic: false }, { id: bob.id, camera: true, mic: true }] },
     'a late joiner sees the current state')
 })
 
@@ -26,10 +26,10 @@ t.test('camera-mic-status outside one\'s own room is refused', async (t) => {
   const roomId = await createRoom(alice, 'alice')
   const otherRoom = await createRoom(bob, 'bob')
   const aliceSees = collect(alice, 'camera-mic-status')
-  t.match(await request(bob, 'camera-mic-status', { roomId, camera: true, mic: false }), { ok: false, error: { code: 'NOT_IN_ROOM' } })
-  t.match(await request(loner, 'camera-mic-status', { roomId, camera: true, mic: false }), { ok: false, error: { code: 'NOT_IN_ROOM' } })
-  t.match(await request(alice, 'camera-mic-status', { camera: 'yes', mic: false }), { ok: false, error: { code: 'INVALID_PAYLOAD' } })
-  t.match(await request(alice, 'camera-mic-status', 'muted'), { ok: false, error: { code: 'INVALID_PAYLOAD' } })
+  t.match(await request(bob, 'camera-mic-status', { roomId, camera: true, mic: false }), { success: false, code: 'NOT_IN_ROOM' })
+  t.match(await request(loner, 'camera-mic-status', { roomId, camera: true, mic: false }), { success: false, code: 'NOT_IN_ROOM' })
+  t.match(await request(alice, 'camera-mic-status', { camera: 'yes', mic: false }), { success: false, code: 'INVALID_PAYLOAD' })
+  t.match(await request(alice, 'camera-mic-status', 'muted'), { success: false, code: 'INVALID_PAYLOAD' })
   await sync(alice)
   t.same(aliceSees, [])
   t.not(roomId, otherRoom)

@@ -66,7 +66,7 @@ t.test('through nginx: sticky long-polling, WebSocket upgrade, one room across t
   t.equal(alice.io.engine.transport.name, 'websocket')
 
   const roomId = await createRoom(alice, 'alice')
-  t.match(await joinRoom(bob, roomId, 'bob'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] })
+  t.match(await joinRoom(bob, roomId, 'bob'), { success: true, users: [{ id: alice.id }, { id: bob.id }] })
   const offer = nextEvent(bob, 'signal')
   await request(alice, 'signal', { to: bob.id, signal: { type: 'offer', sdp: 'v=0' } })
   t.same(await offer, { from: alice.id, signal: { type: 'offer', sdp: 'v=0' } })

@@ -91,7 +91,7 @@ t.test('back within the window: same id, same seat, missed signals delivered, no
   const away = nextEvent(alice, 'user-away')
   const drop = dropTransport(bob)
   t.same(await away, { id: bobId }, 'the others are told the member is away')
-  t.same(await request(alice, 'signal', { to: bobId, signal: { candidate: 'while-away' } }), { ok: true },
+  t.same(await request(alice, 'signal', { to: bobId, signal: { candidate: 'while-away' } }), { success: true, ok: true },
     'an away member can still be signalled')
 
   const missed = nextEvent(bob, 'signal')
@@ -102,7 +102,7 @@ t.test('back within the window: same id, same seat, missed signals delivered, no
   t.same(await back, { id: bobId })
   t.same(await missed, { from: alice.id, signal: { candidate: 'while-away' } }, 'the missed signal arrives')
   t.match(await request(bob, 'user-list'), {
-    ok: true,
+    success: true,
     users: [{ id: alice.id }, { id: bobId, username: 'bob', camera: false, mic: true }]
   }, 'still in the room, with its username and camera/mic state')
   const reply = nextEvent(alice, 'signal')
@@ -132,7 +132,7 @@ t.test('back before the server noticed the drop (a network switch): still the sa
   const successor = await resumeOnNewTransport(t, bob, server.url)
   t.equal(successor.id, bobId, 'same socket id')
   t.ok(successor.recovered)
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bobId }] }, 'one seat, not two')
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id }, { id: bobId }] }, 'one seat, not two')
   const signal = nextEvent(successor, 'signal')
   await request(alice, 'signal', { to: bobId, signal: { candidate: 'to the new transport' } })
   t.same(await signal, { from: alice.id, signal: { candidate: 'to the new transport' } })
@@ -151,7 +151,7 @@ t.test('with Redis: back through the other instance before the first noticed the
   t.equal(successor.id, bobId, 'same socket id')
   t.ok(successor.recovered)
   t.ok(a.app.io.of('/').sockets.has(bobId) && !b.app.io.of('/').sockets.has(bobId), 'moved to the other instance')
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bobId }] })
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id }, { id: bobId }] })
   await sync(alice)
   t.same(aliceSawLeft, [])
 })
@@ -167,7 +167,7 @@ t.test('a lone creator recovers too (its last event was the bare room-id string)
   await drop.resume()
   t.equal(alice.id, aliceId)
   t.ok(alice.recovered)
-  t.match(await request(alice, 'user-list', roomId), { ok: true, users: [{ id: aliceId }] })
+  t.match(await request(alice, 'user-list', roomId), { success: true, users: [{ id: aliceId }] })
 })
 
 t.test('keepalive: a quiet member gets them, a member receiving signals gets none', async (t) => {
@@ -223,12 +223,12 @@ t.test('away past the window: user-left, and the member must join again with a n
   const left = nextEvent(alice, 'user-left')
   const drop = dropTransport(bob)
   t.equal(await left, bobId, 'user-left once the window ends')
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }] })
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id }] })
   await drop.resume()
   t.not(bob.id, bobId, 'a fresh id')
   t.notOk(bob.recovered)
-  t.match(await request(bob, 'user-list'), { ok: false, error: { code: 'NOT_IN_ROOM' } })
-  t.match(await joinRoom(bob, roomId, 'bob'), { ok: true }, 'it may join again')
+  t.match(await request(bob, 'user-list'), { success: false, code: 'NOT_IN_ROOM' })
+  t.match(await joinRoom(bob, roomId, 'bob'), { success: true }, 'it may join again')
 })
 
 t.test('past the window with the room gone: joining again gets a clear error', async (t) => {
@@ -242,7 +242,7 @@ t.test('past the window with the room gone: joining again gets a clear error', a
   }
   await drop.resume()
   t.not(alice.id, aliceId)
-  t.match(await joinRoom(alice, roomId, 'alice'), { ok: false, error: { code: 'ROOM_NOT_FOUND', message: 'Room ID not found.' } })
+  t.match(await joinRoom(alice, roomId, 'alice'), { success: false, code: 'ROOM_NOT_FOUND', error: 'Room ID not found.' })
 })
 
 t.test('leave-room and a client\'s own disconnect() free the seat at once', async (t) => {
@@ -336,7 +336,7 @@ t.test('with Redis: SIGTERM one of two instances; its members reappear on the ot
   const signal = nextEvent(carol, 'signal')
   await request(bob, 'signal', { to: carol.id, signal: { candidate: 'still here' } })
   t.same(await signal, { from: ids[0], signal: { candidate: 'still here' } })
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: ids[0] }, { id: ids[1] }] })
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id }, { id: ids[0] }, { id: ids[1] }] })
   await sync(alice)
   t.same(aliceSawLeft, [], 'nobody saw anyone leave')
 })

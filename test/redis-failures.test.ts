@@ -45,7 +45,7 @@ t.test('an instance killed with SIGKILL leaves no ghosts: its members are remove
   // scheduling slack on a busy machine, which still tells a bounded clean-up from a TTL-only one.
   const bound = Number(redis.env.INSTANCE_TIMEOUT_MS) + Number(redis.env.INSTANCE_HEARTBEAT_MS)
   t.ok(Date.now() - killedAt <= bound + 3000, `within the bound (${Date.now() - killedAt} ms, bound ${bound} ms)`)
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }] })
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id }] })
   t.equal(await redis.client.scard(`${redis.prefix}instances`), 1, 'the dead instance is forgotten')
   t.equal((await redis.client.keys(`${redis.prefix}seats:*`)).length, 1, 'only the survivor still holds seats')
 })
@@ -114,13 +114,13 @@ t.test('Redis going away: no crash, /ready 503, UNAVAILABLE, and service resumes
   await redis.kill()
   await until(async () => (await app.inject('/ready')).statusCode === 503, '/ready to turn 503')
   t.match((await app.inject('/ready')).json(), { failing: ['redis'] })
-  t.match(await request(alice, 'user-list'), { ok: false, error: { code: 'UNAVAILABLE' } })
+  t.match(await request(alice, 'user-list'), { success: false, code: 'UNAVAILABLE' })
   // A peer connected to this instance is known to be seated without asking Redis: a call whose
   // members share an instance keeps negotiating through an outage.
   const relayed = nextEvent(bob, 'signal', 20_000)
-  t.match(await request(alice, 'signal', { to: bob.id, signal: { sdp: 'x' } }), { ok: true })
+  t.match(await request(alice, 'signal', { to: bob.id, signal: { sdp: 'x' } }), { success: true })
   t.match(await relayed, { from: alice.id, signal: { sdp: 'x' } }, 'and delivered')
-  t.match(await request(alice, 'signal', { to: 'someone-elsewhere', signal: { sdp: 'x' } }), { ok: false, error: { code: 'UNAVAILABLE' } })
+  t.match(await request(alice, 'signal', { to: 'someone-elsewhere', signal: { sdp: 'x' } }), { success: false, code: 'UNAVAILABLE' })
   // bob leaves while Redis is away: his leave cannot be written now.
   const bobId = bob.id
   const left = nextEvent(alice, 'user-left', 20_000)
@@ -129,7 +129,7 @@ t.test('Redis going away: no crash, /ready 503, UNAVAILABLE, and service resumes
   await redis.start()
   await until(async () => (await app.inject('/ready')).statusCode === 200, '/ready to turn 200 again')
   t.equal(await left, bobId, 'the missed leave is repaired once Redis is back')
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id, username: 'alice' }] })
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id, username: 'alice' }] })
   t.equal((await app.inject('/health')).statusCode, 200, 'the process never went down')
 })
 
@@ -159,9 +159,9 @@ t.test('an instance paused past the timeout is taken for dead, then re-seats its
   paused.kill('SIGCONT')
   t.match(await back, { id: bobId, username: 'bob' }, 'on resuming, the instance seats bob again')
   t.ok(bob.connected)
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bobId }] })
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id }, { id: bobId }] })
   const signal = nextEvent(bob, 'signal')
-  t.same(await request(alice, 'signal', { to: bobId, signal: { sdp: 'y' } }), { ok: true }, 'bob is a member again')
+  t.same(await request(alice, 'signal', { to: bobId, signal: { sdp: 'y' } }), { success: true, ok: true }, 'bob is a member again')
   t.same(await signal, { from: alice.id, signal: { sdp: 'y' } })
 })
 
@@ -185,7 +185,7 @@ t.test('after a Redis outage shared by two instances, neither takes the other fo
   await until(async () => (await b.app.inject('/ready')).statusCode === 200, 'instance b to recover')
   // Two more timeouts: long enough for a wrongful reap to have happened.
   await new Promise((resolve) => setTimeout(resolve, 2500))
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] })
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id }, { id: bob.id }] })
   await sync(alice)
   await sync(bob)
   t.same(aliceSawLeft, [], 'nobody was evicted')
@@ -210,7 +210,7 @@ t.test('a redis+sentinel:// URL finds the primary through Sentinel', async (t) =
   closeBeforeRedis(t, [app])
   const [alice, bob] = [await connect(), await connect()]
   const roomId = await createRoom(alice, 'alice')
-  t.match(await joinRoom(bob, roomId, 'bob'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] })
+  t.match(await joinRoom(bob, roomId, 'bob'), { success: true, users: [{ id: alice.id }, { id: bob.id }] })
   const direct = new Redis(primary.url)
   t.equal((await direct.keys('signaling:room:*')).length, 1, 'the room lives on the primary Sentinel named')
   direct.disconnect()
@@ -250,9 +250,9 @@ t.test('a redis+cluster:// URL works against a real three-node Redis Cluster, ac
   closeBeforeRedis(t, [a.app, b.app])
   const [alice, bob] = [await a.connect(), await b.connect()]
   const roomId = await createRoom(alice, 'alice')
-  t.match(await joinRoom(bob, roomId, 'bob'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] }, 'joined through the other instance')
+  t.match(await joinRoom(bob, roomId, 'bob'), { success: true, users: [{ id: alice.id }, { id: bob.id }] }, 'joined through the other instance')
   const relayed = nextEvent(alice, 'signal')
-  t.same(await request(bob, 'signal', { to: alice.id, signal: { sdp: 'offer' } }), { ok: true })
+  t.same(await request(bob, 'signal', { to: alice.id, signal: { sdp: 'offer' } }), { success: true, ok: true })
   t.same(await relayed, { from: bob.id, signal: { sdp: 'offer' } }, 'relayed across instances through the cluster')
   const [left, bobId] = [nextEvent(alice, 'user-left'), bob.id]
   bob.disconnect()

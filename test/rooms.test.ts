@@ -6,12 +6,12 @@ const ROOM_ID_SHAPE = /^[a-hjkmnp-z]{3}-[a-hjkmnp-z]{4}-[a-hjkmnp-z]{3}$/
 t.test('register-username takes the object and the bare form, trims, and may be re-sent', async (t) => {
   const { connect } = await buildServer(t)
   const client = await connect()
-  t.same(await request(client, 'register-username', { username: '  alice ' }), { ok: true, username: 'alice' })
-  t.same(await request(client, 'register-username', 'bob'), { ok: true, username: 'bob' })
+  t.same(await request(client, 'register-username', { username: '  alice ' }), { success: true, ok: true, username: 'alice' })
+  t.same(await request(client, 'register-username', 'bob'), { success: true, ok: true, username: 'bob' })
   const roomId = await createRoom(client, 'carol')
-  t.same(await request(client, 'register-username', 'dave'), { ok: true, username: 'dave' })
+  t.same(await request(client, 'register-username', 'dave'), { success: true, ok: true, username: 'dave' })
   const list = await request(client, 'user-list', roomId)
-  t.equal(list.ok && list.users[0].username, 'dave', 'a rename shows in the room')
+  t.equal(list.success && list.users[0].username, 'dave', 'a rename shows in the room')
 })
 
 t.test('register-username refuses empty, too long, control characters and non-strings', async (t) => {
@@ -19,13 +19,13 @@ t.test('register-username refuses empty, too long, control characters and non-st
   const client = await connect()
   for (const bad of ['', '   ', 'x'.repeat(33), 'a\nb', 'tab\there', 'nul\u0000']) {
     const result = await request(client, 'register-username', bad)
-    t.match(result, { ok: false, error: { code: 'INVALID_USERNAME' } }, JSON.stringify(bad))
+    t.match(result, { success: false, code: 'INVALID_USERNAME' }, JSON.stringify(bad))
   }
-  t.same(await request(client, 'register-username', '😀'.repeat(32)), { ok: true, username: '😀'.repeat(32) },
+  t.same(await request(client, 'register-username', '😀'.repeat(32)), { success: true, ok: true, username: '😀'.repeat(32) },
     'length counts characters, not UTF-16 units')
   for (const bad of [null, 42, [], { username: 7 }, { name: 'x' }]) {
     const result = await request(client, 'register-username', bad)
-    t.match(result, { ok: false, error: { code: 'INVALID_PAYLOAD' } }, JSON.stringify(bad))
+    t.match(result, { success: false, code: 'INVALID_PAYLOAD' }, JSON.stringify(bad))
   }
 })
 
@@ -36,7 +36,7 @@ t.test('create-room seats the creator, answers room-id and room-joined, and acks
   const roomIdEvent = nextEvent(client, 'room-id')
   const joinedEvent = nextEvent(client, 'room-joined')
   const result = await request(client, 'create-room')
-  t.ok(result.ok)
+  t.ok(result.success)
   t.match(result.roomId, ROOM_ID_SHAPE, 'readable, unguessable id')
   t.equal(await roomIdEvent, result.roomId)
   const users = [{ id: client.id, username: 'alice', camera: true, mic: true }]
@@ -47,10 +47,10 @@ t.test('create-room seats the creator, answers room-id and room-joined, and acks
 t.test('create-room needs a username and refuses while in a room', async (t) => {
   const { connect } = await buildServer(t)
   const client = await connect()
-  t.match(await request(client, 'create-room'), { ok: false, error: { code: 'USERNAME_REQUIRED' } })
-  t.match(await request(client, 'create-room', { username: '' }), { ok: false, error: { code: 'INVALID_USERNAME' } })
+  t.match(await request(client, 'create-room'), { success: false, code: 'USERNAME_REQUIRED' })
+  t.match(await request(client, 'create-room', { username: '' }), { success: false, code: 'INVALID_USERNAME' })
   await createRoom(client, 'alice')
-  t.match(await request(client, 'create-room'), { ok: false, error: { code: 'ALREADY_IN_ROOM' } })
+  t.match(await request(client, 'create-room'), { success: false, code: 'ALREADY_IN_ROOM' })
 })
 
 t.test('join-room: room-joined to the joiner, user-joined to the others only', async (t) => {
@@ -68,7 +68,7 @@ t.test('join-room: room-joined to the joiner, user-joined to the others only', a
     { id: alice.id, username: 'alice', camera: false, mic: true },
     { id: bob.id, username: 'bob', camera: true, mic: true }
   ]
-  t.same(result, { ok: true, roomId, users, iceServers: [], iceServersExpireAt: null }, 'late joiner learns everyone, with camera/mic state')
+  t.same(result, { success: true, ok: true, roomId, users, iceServers: [], iceServersExpireAt: null }, 'late joiner learns everyone, with camera/mic state')
   t.same(await joined, { roomId, users, iceServers: [], iceServersExpireAt: null })
   await sync(alice)
   await sync(bob)
@@ -81,24 +81,25 @@ t.test('join-room normalises the id: case, dashes, spaces, and takes a username 
   const [alice, bob, carol] = [await connect(), await connect(), await connect()]
   const roomId = await createRoom(alice, 'alice')
   const typed = ` ${roomId.replace(/-/g, '').toUpperCase()} `
-  t.match(await joinRoom(bob, typed, 'bob'), { ok: true, roomId })
-  t.match(await joinRoom(carol, roomId.replace(/-/g, ' - '), 'carol'), { ok: true, roomId })
+  t.match(await joinRoom(bob, typed, 'bob'), { success: true, roomId })
+  t.match(await joinRoom(carol, roomId.replace(/-/g, ' - '), 'carol'), { success: true, roomId })
 })
 
 t.test('join-room errors: not found, full, already in a room, username required', async (t) => {
   const { connect } = await buildServer(t, { MAX_USERS_PER_ROOM: '2' })
   const [alice, bob, carol] = [await connect(), await connect(), await connect()]
   const roomId = await createRoom(alice, 'alice')
-  t.match(await request(carol, 'join-room', roomId), { ok: false, error: { code: 'USERNAME_REQUIRED' } })
-  t.match(await joinRoom(carol, 'abc-defg-hjk', 'carol'), { ok: false, error: { code: 'ROOM_NOT_FOUND' } })
-  t.match(await joinRoom(carol, 'not a room id', 'carol'), { ok: false, error: { code: 'ROOM_NOT_FOUND' } })
-  t.match(await joinRoom(bob, roomId, 'bob'), { ok: true })
+  t.match(await request(carol, 'join-room', roomId), { success: false, code: 'USERNAME_REQUIRED' })
+  t.match(await joinRoom(carol, 'abc-defg-hjk', 'carol'), { success: false, code: 'ROOM_NOT_FOUND' })
+  t.match(await joinRoom(carol, 'not a room id', 'carol'), { success: false, code: 'ROOM_NOT_FOUND' })
+  t.match(await joinRoom(bob, roomId, 'bob'), { success: true })
   t.match(await joinRoom(carol, roomId, 'carol'), {
-    ok: false,
-    error: { code: 'ROOM_FULL', message: 'Room is full.' }
+    success: false,
+    code: 'ROOM_FULL',
+    error: 'Room is full.'
   })
-  t.match(await joinRoom(bob, roomId, 'bob'), { ok: false, error: { code: 'ALREADY_IN_ROOM' } })
-  t.match(await request(alice, 'join-room', { roomId: 5 }), { ok: false, error: { code: 'INVALID_PAYLOAD' } })
+  t.match(await joinRoom(bob, roomId, 'bob'), { success: false, code: 'ALREADY_IN_ROOM' })
+  t.match(await request(alice, 'join-room', { roomId: 5 }), { success: false, code: 'INVALID_PAYLOAD' })
 })
 
 t.test('leave-room and LeaveRoom free the seat, tell the others, and delete an empty room', async (t) => {
@@ -108,16 +109,16 @@ t.test('leave-room and LeaveRoom free the seat, tell the others, and delete an e
   await joinRoom(bob, roomId, 'bob')
 
   const left = nextEvent(alice, 'user-left')
-  t.same(await request(bob, 'leave-room', { roomId }), { ok: true, roomId })
+  t.same(await request(bob, 'leave-room', { roomId }), { success: true, ok: true, roomId })
   t.equal(await left, bob.id)
-  t.same(await request(bob, 'leave-room'), { ok: true, roomId: null }, 'leaving again is harmless')
+  t.same(await request(bob, 'leave-room'), { success: true, ok: true, roomId: null }, 'leaving again is harmless')
 
   await joinRoom(bob, roomId, 'bob')
   const leftAgain = nextEvent(bob, 'user-left')
-  t.same(await request(alice, 'LeaveRoom', roomId), { ok: true, roomId }, 'the old spelling works')
+  t.same(await request(alice, 'LeaveRoom', roomId), { success: true, ok: true, roomId }, 'the old spelling works')
   t.equal(await leftAgain, alice.id)
-  t.same(await request(bob, 'leave-room', roomId), { ok: true, roomId })
-  t.match(await joinRoom(carol, roomId, 'carol'), { ok: false, error: { code: 'ROOM_NOT_FOUND' } },
+  t.same(await request(bob, 'leave-room', roomId), { success: true, ok: true, roomId })
+  t.match(await joinRoom(carol, roomId, 'carol'), { success: false, code: 'ROOM_NOT_FOUND' },
     'the empty room is gone')
 })
 
@@ -126,8 +127,8 @@ t.test('leave-room naming another room is refused and the seat is kept', async (
   const [alice, bob] = [await connect(), await connect()]
   const roomId = await createRoom(alice, 'alice')
   const otherRoom = await createRoom(bob, 'bob')
-  t.match(await request(alice, 'leave-room', otherRoom), { ok: false, error: { code: 'NOT_IN_ROOM' } })
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }] })
+  t.match(await request(alice, 'leave-room', otherRoom), { success: false, code: 'NOT_IN_ROOM' })
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id }] })
   t.not(roomId, otherRoom)
 })
 
@@ -140,7 +141,7 @@ t.test('disconnect frees the seat like leaving does', async (t) => {
   const bobId = bob.id
   bob.disconnect()
   t.equal(await left, bobId)
-  t.match(await joinRoom(carol, roomId, 'carol'), { ok: true }, 'the seat is free again')
+  t.match(await joinRoom(carol, roomId, 'carol'), { success: true }, 'the seat is free again')
   t.same((await request(alice, 'user-list')).users.map((u: { username: string }) => u.username), ['alice', 'carol'])
 })
 
@@ -150,7 +151,7 @@ t.test('many simultaneous joiners never exceed the cap', async (t) => {
   const roomId = await createRoom(owner, 'owner')
   const joiners = await Promise.all(Array.from({ length: 12 }, () => connect()))
   const results = await Promise.all(joiners.map((client, i) => joinRoom(client, roomId, `user${i}`)))
-  t.equal(results.filter((r) => r.ok).length, 3, 'exactly three more seats')
-  t.equal(results.filter((r) => !r.ok && r.error.code === 'ROOM_FULL').length, 9)
+  t.equal(results.filter((r) => r.success).length, 3, 'exactly three more seats')
+  t.equal(results.filter((r) => !r.success && r.code === 'ROOM_FULL').length, 9)
   t.equal((await request(owner, 'user-list')).users.length, 4)
 })

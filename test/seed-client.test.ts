@@ -59,7 +59,7 @@ t.test('a failure without an ack arrives once, as the seed\'s plain error string
   t.equal(carolErrors.at(-1), 'Room is full.')
 
   const count = carolErrors.length
-  t.match(await request(carol, 'join-room', roomId), { ok: false, error: { code: 'ROOM_FULL' } })
+  t.match(await request(carol, 'join-room', roomId), { success: false, code: 'ROOM_FULL' })
   await sync(carol)
   t.equal(carolErrors.length, count, 'with an ack, no error event as well')
 })

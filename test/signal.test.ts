@@ -16,7 +16,7 @@ t.test('a signal reaches the named member of the same room, unchanged, stamped w
   const { alice, bob } = await twoInARoom(t)
   for (const signal of [OFFER, CANDIDATE, 'a string signal, as some libraries send']) {
     const received = nextEvent(bob, 'signal')
-    t.same(await request(alice, 'signal', { to: bob.id, signal }), { ok: true })
+    t.same(await request(alice, 'signal', { to: bob.id, signal }), { success: true, ok: true })
     t.same(await received, { from: alice.id, signal })
   }
   const back = nextEvent(alice, 'signal')
@@ -30,13 +30,13 @@ t.test('a signal never leaves the sender\'s room', async (t) => {
   await createRoom(mallory, 'mallory')
   const bobSees = collect(bob, 'signal')
 
-  t.match(await request(mallory, 'signal', { to: bob.id, signal: OFFER }), { ok: false, error: { code: 'PEER_NOT_FOUND' } },
+  t.match(await request(mallory, 'signal', { to: bob.id, signal: OFFER }), { success: false, code: 'PEER_NOT_FOUND' },
     'a member of another room cannot reach in')
-  t.match(await request(loner, 'signal', { to: bob.id, signal: OFFER }), { ok: false, error: { code: 'NOT_IN_ROOM' } },
+  t.match(await request(loner, 'signal', { to: bob.id, signal: OFFER }), { success: false, code: 'NOT_IN_ROOM' },
     'a socket in no room cannot signal at all')
-  t.match(await request(alice, 'signal', { to: mallory.id, signal: OFFER }), { ok: false, error: { code: 'PEER_NOT_FOUND' } },
+  t.match(await request(alice, 'signal', { to: mallory.id, signal: OFFER }), { success: false, code: 'PEER_NOT_FOUND' },
     'a member cannot reach out either')
-  t.match(await request(alice, 'signal', { to: alice.id, signal: OFFER }), { ok: false, error: { code: 'PEER_NOT_FOUND' } })
+  t.match(await request(alice, 'signal', { to: alice.id, signal: OFFER }), { success: false, code: 'PEER_NOT_FOUND' })
   await sync(bob)
   t.same(bobSees, [])
 })
@@ -44,7 +44,7 @@ t.test('a signal never leaves the sender\'s room', async (t) => {
 t.test('naming the room instead of a socket id does not broadcast to the room', async (t) => {
   const { alice, bob, roomId } = await twoInARoom(t)
   const bobSees = collect(bob, 'signal')
-  t.match(await request(alice, 'signal', { to: roomId, signal: OFFER }), { ok: false, error: { code: 'PEER_NOT_FOUND' } })
+  t.match(await request(alice, 'signal', { to: roomId, signal: OFFER }), { success: false, code: 'PEER_NOT_FOUND' })
   await sync(bob)
   t.same(bobSees, [])
 })
@@ -52,11 +52,11 @@ t.test('naming the room instead of a socket id does not broadcast to the room', 
 t.test('bad signals are refused: missing fields, null, oversized, too deep', async (t) => {
   const { alice, bob } = await twoInARoom(t, { MAX_SIGNAL_BYTES: '4096' })
   for (const bad of [null, undefined, 'offer', { to: bob.id }, { to: bob.id, signal: null }, { signal: OFFER }, [bob.id, OFFER]]) {
-    t.match(await request(alice, 'signal', bad), { ok: false, error: { code: 'INVALID_PAYLOAD' } }, JSON.stringify(bad) ?? 'undefined')
+    t.match(await request(alice, 'signal', bad), { success: false, code: 'INVALID_PAYLOAD' }, JSON.stringify(bad) ?? 'undefined')
   }
-  t.match(await request(alice, 'signal', { to: bob.id, signal: OFFER }), { ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } })
+  t.match(await request(alice, 'signal', { to: bob.id, signal: OFFER }), { success: false, code: 'PAYLOAD_TOO_LARGE' })
   let deep: unknown = { end: true }
   for (let i = 0; i < 100; i++) deep = { deep }
-  t.match(await request(alice, 'signal', { to: bob.id, signal: deep }), { ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } })
-  t.same(await request(alice, 'signal', { to: bob.id, signal: CANDIDATE }), { ok: true }, 'the call goes on')
+  t.match(await request(alice, 'signal', { to: bob.id, signal: deep }), { success: false, code: 'PAYLOAD_TOO_LARGE' })
+  t.same(await request(alice, 'signal', { to: bob.id, signal: CANDIDATE }), { success: true, ok: true }, 'the call goes on')
 })

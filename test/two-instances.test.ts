@@ -27,11 +27,11 @@ t.test('join, relay both ways, status, list and leave across instances', async (
   const { alice, bob, roomId } = call
 
   const aliceSeesBob = nextEvent(alice, 'user-joined')
-  t.match(await joinRoom(bob, roomId, 'bob'), { ok: true, users: [{ id: alice.id }, { id: bob.id }] })
+  t.match(await joinRoom(bob, roomId, 'bob'), { success: true, users: [{ id: alice.id }, { id: bob.id }] })
   t.match(await aliceSeesBob, { id: bob.id, username: 'bob' })
 
   const offer = nextEvent(bob, 'signal')
-  t.same(await request(alice, 'signal', { to: bob.id, signal: { type: 'offer', sdp: 'v=0' } }), { ok: true })
+  t.same(await request(alice, 'signal', { to: bob.id, signal: { type: 'offer', sdp: 'v=0' } }), { success: true, ok: true })
   t.same(await offer, { from: alice.id, signal: { type: 'offer', sdp: 'v=0' } })
   const answer = nextEvent(alice, 'signal')
   await request(bob, 'signal', { to: alice.id, signal: { type: 'answer', sdp: 'v=0' } })
@@ -40,7 +40,7 @@ t.test('join, relay both ways, status, list and leave across instances', async (
   const status = nextEvent(alice, 'camera-mic-status')
   await request(bob, 'camera-mic-status', { camera: false, mic: true })
   t.same(await status, { id: bob.id, camera: false, mic: true })
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }, { id: bob.id, camera: false }] })
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id }, { id: bob.id, camera: false }] })
 
   const left = nextEvent(alice, 'user-left')
   await request(bob, 'leave-room')
@@ -56,7 +56,7 @@ t.test('a disconnect on one instance is a user-left on the other', async (t) => 
   const bobId = bob.id
   bob.disconnect()
   t.equal(await left, bobId)
-  t.match(await request(alice, 'user-list'), { ok: true, users: [{ id: alice.id }] })
+  t.match(await request(alice, 'user-list'), { success: true, users: [{ id: alice.id }] })
 })
 
 t.test('a non-member on the other instance cannot signal into the room', async (t) => {
@@ -70,8 +70,8 @@ t.test('a non-member on the other instance cannot signal into the room', async (
   await joinRoom(bob, roomId, 'bob')
   await createRoom(mallory, 'mallory')
   const bobSees = collect(bob, 'signal')
-  t.match(await request(mallory, 'signal', { to: bob.id, signal: { sdp: 'x' } }), { ok: false, error: { code: 'PEER_NOT_FOUND' } })
-  t.match(await request(mallory, 'user-list', roomId), { ok: false, error: { code: 'NOT_IN_ROOM' } })
+  t.match(await request(mallory, 'signal', { to: bob.id, signal: { sdp: 'x' } }), { success: false, code: 'PEER_NOT_FOUND' })
+  t.match(await request(mallory, 'user-list', roomId), { success: false, code: 'NOT_IN_ROOM' })
   // A legitimate signal sent afterwards arrives; had mallory's got through, it would have come first.
   const legit = nextEvent(bob, 'signal')
   await request(alice, 'signal', { to: bob.id, signal: { sdp: 'ok' } })
@@ -92,8 +92,8 @@ t.test('twelve joiners through two instances at the same instant: exactly three 
   for (let round = 0; round < ROUNDS; round++) {
     const roomId = await createRoom(owner, 'owner')
     const results = await Promise.all(joiners.map((client) => request(client, 'join-room', roomId)))
-    const seated = results.filter((r) => r.ok).length
-    const full = results.filter((r) => !r.ok && r.error.code === 'ROOM_FULL').length
+    const seated = results.filter((r) => r.success).length
+    const full = results.filter((r) => !r.success && r.code === 'ROOM_FULL').length
     const members = await request(owner, 'user-list')
     if (seated === 3 && full === 9 && members.users.length === 4) exact++
     await Promise.all([owner, ...joiners].map((client) => request(client, 'leave-room')))
@@ -106,10 +106,10 @@ t.test('two instances keep one protocol: same errors for the same mistakes', asy
   if (!call) return
   const { a, bob, roomId } = call
   const carol = await a.connect()
-  t.match(await joinRoom(carol, 'nnn-nnnn-nnn', 'carol'), { ok: false, error: { code: 'ROOM_NOT_FOUND' } })
-  t.match(await joinRoom(bob, roomId.toUpperCase(), 'bob'), { ok: true })
-  t.match(await joinRoom(carol, roomId, 'carol'), { ok: false, error: { code: 'ROOM_FULL' } })
-  t.match(await request(bob, 'create-room'), { ok: false, error: { code: 'ALREADY_IN_ROOM' } })
+  t.match(await joinRoom(carol, 'nnn-nnnn-nnn', 'carol'), { success: false, code: 'ROOM_NOT_FOUND' })
+  t.match(await joinRoom(bob, roomId.toUpperCase(), 'bob'), { success: true })
+  t.match(await joinRoom(carol, roomId, 'carol'), { success: false, code: 'ROOM_FULL' })
+  t.match(await request(bob, 'create-room'), { success: false, code: 'ALREADY_IN_ROOM' })
 })
 
 t.test('with the remote store, one socket\'s events still take effect in the order sent', async (t) => {

@@ -12,7 +12,7 @@ t.test('user-list answers the caller\'s own room, in every form', async (t) => {
   ]
   for (const payload of [[], [roomId], [{ roomId }], [{}]]) {
     const event = nextEvent(bob, 'user-list')
-    t.same(await request(bob, 'user-list', ...payload), { ok: true, users }, JSON.stringify(payload))
+    t.same(await request(bob, 'user-list', ...payload), { success: true, ok: true, users }, JSON.stringify(payload))
     t.same(await event, users)
   }
 })
@@ -22,8 +22,8 @@ t.test('user-list never lists a room the caller is not in', async (t) => {
   const [alice, bob, loner] = [await connect(), await connect(), await connect()]
   const roomId = await createRoom(alice, 'alice')
   await createRoom(bob, 'bob')
-  t.match(await request(bob, 'user-list', roomId), { ok: false, error: { code: 'NOT_IN_ROOM' } })
-  t.match(await request(loner, 'user-list', roomId), { ok: false, error: { code: 'NOT_IN_ROOM' } })
-  t.match(await request(loner, 'user-list'), { ok: false, error: { code: 'NOT_IN_ROOM' } })
-  t.match(await request(alice, 'user-list', 7), { ok: false, error: { code: 'INVALID_PAYLOAD' } })
+  t.match(await request(bob, 'user-list', roomId), { success: false, code: 'NOT_IN_ROOM' })
+  t.match(await request(loner, 'user-list', roomId), { success: false, code: 'NOT_IN_ROOM' })
+  t.match(await request(loner, 'user-list'), { success: false, code: 'NOT_IN_ROOM' })
+  t.match(await request(alice, 'user-list', 7), { success: false, code: 'INVALID_PAYLOAD' })
 })

@@ -98,7 +98,7 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
     if (ack !== undefined) ack(result)
     // Via the adapter (see room.ts, `room-id`): a string sent with socket.emit would become the
     // client's recovery offset.
-    else if (!result.ok) socket.nsp.to(socket.id).emit('error', result.error.message)
+    else if (!result.success) socket.nsp.to(socket.id).emit('error', result.error)
   }
 
   /** Answers a failed event; returns the code sent. */
@@ -111,9 +111,9 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
       log.error({ err: error, event, socketId: socket.id }, 'event handler failed')
       error = new SignalingError('INTERNAL')
     }
-    const info = (error as SignalingError).toJSON()
-    reply(socket, ack, { ok: false, error: info })
-    return info.code
+    const refusal = (error as SignalingError).toAck()
+    reply(socket, ack, refusal)
+    return refusal.code
   }
 
   return {
@@ -178,7 +178,7 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
             return
           }
           // Queued like any event, so answers keep the order of the events they answer.
-          tasks.push(() => reply(socket, ack, { ok: false, error: new SignalingError('RATE_LIMITED').toJSON() }))
+          tasks.push(() => reply(socket, ack, new SignalingError('RATE_LIMITED').toAck()))
           // Only known names become metric labels: a flood of invented ones must not.
           if (definitions.has(event)) observe(event, 'RATE_LIMITED', 0)
           return
@@ -195,7 +195,7 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
         const arrived = performance.now()
         tasks.push(() => {
           if (!definition.check(payload)) {
-            reply(socket, ack, { ok: false, error: new SignalingError('INVALID_PAYLOAD').toJSON() })
+            reply(socket, ack, new SignalingError('INVALID_PAYLOAD').toAck())
             observe(event, 'INVALID_PAYLOAD', (performance.now() - arrived) / 1000)
             return
           }
@@ -205,7 +205,7 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
             session,
             ok(data) {
               acked = true
-              reply(socket, ack, { ok: true, ...data })
+              reply(socket, ack, { success: true, ok: true, ...data })
             }
           }
           const settle = (threw: boolean, error?: unknown): void => {

@@ -1,4 +1,4 @@
-import { ERROR_MESSAGES, type ErrorCode, type ErrorInfo } from '../protocol.js'
+import { ERROR_MESSAGES, type AckFailure, type ErrorCode } from '../protocol.js'
 
 /** A refusal the client is told about: a stable code plus the message the seed's frontends show. */
 export class SignalingError extends Error {
@@ -10,7 +10,8 @@ export class SignalingError extends Error {
     this.code = code
   }
 
-  toJSON(): ErrorInfo {
-    return { code: this.code, message: this.message }
+  /** The callback's answer for this refusal. */
+  toAck(): AckFailure {
+    return { success: false, ok: false, code: this.code, error: this.message }
   }
 }
