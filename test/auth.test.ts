@@ -37,9 +37,9 @@ t.test('with AUTH_JWT_SECRET a handshake needs a valid, unexpired token', async 
 t.test('the token names the user, and register-username cannot override it', async (t) => {
   const { url } = await buildServer(t, { AUTH_JWT_SECRET: SECRET })
   const alice = await connectClient(t, url, { auth: { token: await hs256({ sub: 'u-1', name: '  Alice Liddell ' }) } })
-  t.same(await request(alice, 'register-username', 'mallory'), { ok: true, username: 'Alice Liddell' },
+  t.same(await request(alice, 'register-username', 'mallory'), { success: true, ok: true, username: 'Alice Liddell' },
     'the ack shows the name in effect')
-  t.match(await request(alice, 'create-room', { username: 'mallory' }), { ok: true, users: [{ username: 'Alice Liddell' }] })
+  t.match(await request(alice, 'create-room', { username: 'mallory' }), { success: true, users: [{ username: 'Alice Liddell' }] })
   const bob = await connectClient(t, url, { auth: { token: await hs256({ sub: 'bob-sub-id' }) } })
   await createRoom(bob, 'ignored')
   t.match(await request(bob, 'user-list'), { users: [{ username: 'bob-sub-id' }] }, 'sub when there is no name')
@@ -121,4 +121,28 @@ t.test('with sign-in on, a recovered session is checked again: same user only, u
   t.match(await resume(), /another user/, 'another user\'s token cannot resume the session')
   token = await hs256({ sub: 'alice-1', name: 'Alice' }, { expiresIn: '-1m' })
   t.match(await resume(), /expired/, 'an expired token cannot either')
+})
+
+t.test('with sign-in on, a reload takes over the away seat of the same subject only, whatever the name', async (t) => {
+  const { url } = await buildServer(t, { AUTH_JWT_SECRET: SECRET, RECONNECT_GRACE_MS: '60000', MAX_USERS_PER_ROOM: '2' })
+  const signedIn = async (sub: string, name: string) => connectClient(t, url, { auth: { token: await hs256({ sub, name }) } })
+  const alice = await signedIn('sub-alice', 'Alice')
+  const bob = await signedIn('sub-bob', 'Bob')
+  const roomId = await createRoom(alice, 'ignored')
+  await request(bob, 'join-room', roomId)
+  const bobId = bob.id
+  const away = nextEvent(alice, 'user-away')
+  bob.io.engine.close()
+  await away
+
+  const namesake = await signedIn('sub-someone-else', 'Bob')
+  t.match(await request(namesake, 'join-room', roomId), { success: false, code: 'ROOM_FULL' }, 'the same name is not the same person')
+  const roster: string[] = []
+  alice.on('user-left', (id) => roster.push(`left:${id}`))
+  alice.on('user-joined', ({ id }) => roster.push(`joined:${id}`))
+  const reloaded = await signedIn('sub-bob', 'Robert')
+  const joined = nextEvent(alice, 'user-joined')
+  t.match(await request(reloaded, 'join-room', roomId), { success: true, users: [{ id: alice.id }, { id: reloaded.id, username: 'Robert' }] })
+  await joined
+  t.same(roster, [`left:${bobId}`, `joined:${reloaded.id}`], 'the room saw the old seat go, then the new one come')
 })

@@ -107,4 +107,46 @@ export function roomStoreContract(t: Test, createStore: StoreFactory): void {
     t.same(await store.leave(roomId, 'b'), { left: true, roomDeleted: false })
     t.same(await store.expireAway(2_000), [])
   })
+
+  t.test('a join takes over the same person\'s away seat at once, full room or not', async (t) => {
+    const store = await createStore(t, 2)
+    const roomId = await store.create(member('a'), 'conn-a')
+    await store.join(roomId, member('b', 'bob'), 'conn-b')
+    t.ok(await store.markAway(roomId, 'b', 'conn-b', 1_000))
+    t.same(await store.join(roomId, member('b2', 'bob'), 'conn-b2'), { status: 'joined', members: [member('a'), member('b2', 'bob')], replaced: 'b' },
+      'the reloaded page gets the seat; the old one is named')
+    t.notOk(await store.isMember(roomId, 'b'))
+    t.notOk(await store.markBack(roomId, 'b', 'conn-b3'), 'the old connection cannot come back to it')
+    t.same(await store.expireAway(5_000), [], 'the taken seat is not freed again when its grace ends')
+    t.same(await store.members(roomId), [member('a'), member('b2', 'bob')])
+
+    const spacious = await createStore(t, 4)
+    const other = await spacious.create(member('c', 'carol'), 'conn-c')
+    await spacious.markAway(other, 'c', 'conn-c', 1_000)
+    t.same(await spacious.join(other, member('c2', 'carol'), 'conn-c2'), { status: 'joined', members: [member('c2', 'carol')], replaced: 'c' },
+      'with room to spare too, and even when the away seat was the only one')
+  })
+
+  t.test('nobody else\'s away seat, and no connected seat, is ever taken over', async (t) => {
+    const store = await createStore(t, 2)
+    const roomId = await store.create(member('a', 'alice'), 'conn-a')
+    await store.join(roomId, member('b', 'bob'), 'conn-b')
+    await store.markAway(roomId, 'b', 'conn-b', 1_000)
+    t.same(await store.join(roomId, member('m', 'mallory'), 'conn-m'), { status: 'full' }, 'another name')
+    t.same(await store.join(roomId, member('a2', 'alice'), 'conn-a2'), { status: 'full' }, 'the same name as a connected member')
+    t.same(await store.join(roomId, member('s', 'bob'), 'conn-s', 'sub-s'), { status: 'full' },
+      'a signed-in joiner never takes a seat held without sign-in, whatever its name')
+    t.same(await store.members(roomId), [member('a', 'alice'), member('b', 'bob')])
+  })
+
+  t.test('with sign-in the same person is the same subject, not the same name', async (t) => {
+    const store = await createStore(t, 2)
+    const roomId = await store.create(member('a', 'alice'), 'conn-a', 'sub-a')
+    await store.join(roomId, member('b', 'bob'), 'conn-b', 'sub-b')
+    await store.markAway(roomId, 'b', 'conn-b', 1_000)
+    t.same(await store.join(roomId, member('x', 'bob'), 'conn-x', 'sub-x'), { status: 'full' }, 'same name, other subject')
+    t.same(await store.join(roomId, member('y', 'bob'), 'conn-y'), { status: 'full' }, 'same name, no subject')
+    t.same(await store.join(roomId, member('b2', 'Bob L.'), 'conn-b2', 'sub-b'), { status: 'joined', members: [member('a', 'alice'), member('b2', 'Bob L.')], replaced: 'b' },
+      'the same subject, renamed or not')
+  })
 }

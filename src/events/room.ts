@@ -77,7 +77,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       if (username === undefined) throw new SignalingError('USERNAME_REQUIRED')
 
       const member = seat(socket, username)
-      const roomId = await rooms.create(member, session.conn)
+      const roomId = await rooms.create(member, session.conn, socket.data.subject)
       Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
       await socket.join(roomId)
 
@@ -104,7 +104,8 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
 
       const roomId = normaliseRoomId(payload.roomId)
       const member = seat(socket, username)
-      const outcome = roomId === undefined ? { status: 'not-found' as const } : await rooms.join(roomId, member, session.conn)
+      const outcome =
+        roomId === undefined ? { status: 'not-found' as const } : await rooms.join(roomId, member, session.conn, socket.data.subject)
       if (outcome.status === 'not-found') {
         session.failedJoins++
         throw new SignalingError('ROOM_NOT_FOUND')
@@ -125,6 +126,9 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       // Through the adapter so it carries a recovery offset: from its first moment in a room the
       // member can be recovered (see create-room).
       fastify.io.to(socket.id).emit('room-joined', joined)
+      // A reload: this connection took over the same person's away seat. The others drop the old
+      // peer before they meet the new one; a late recovery of the old connection gets SEAT_LOST.
+      if (outcome.replaced !== undefined) socket.to(joined.roomId).emit('user-left', outcome.replaced)
       socket.to(joined.roomId).emit('user-joined', member)
     }
   })

@@ -121,7 +121,7 @@ async function reseatLocalMembers(fastify: FastifyInstance, router: EventRouter)
     const { roomId, username, camera = true, mic = true } = socket.data
     if (!socket.connected || roomId === undefined || username === undefined) continue
     const member = { id: socket.id, username, camera, mic }
-    const outcome = await fastify.rooms.join(roomId, member, session.conn)
+    const outcome = await fastify.rooms.join(roomId, member, session.conn, socket.data.subject)
     if (outcome.status === 'joined') {
       fastify.io.to(roomId).except(socket.id).emit('user-joined', member)
     } else {

@@ -4,6 +4,7 @@ import type { FreedSeat, JoinOutcome, LeaveOutcome, MemberPatch, RoomStore, Room
 
 interface Seat extends Member {
   conn: string
+  subject?: string
   /** Set while the member's connection is away: the epoch ms its seat is kept until. */
   awayUntil?: number
 }
@@ -19,10 +20,19 @@ export function createMemoryRoomStore({ capacity }: RoomStoreOptions): RoomStore
   const copy = (seats: Map<string, Seat>): Member[] =>
     [...seats.values()].map(({ id, username, camera, mic }) => ({ id, username, camera, mic }))
 
-  const seat = (roomId: string, member: Member, conn: string): Seat => {
-    const created: Seat = { id: member.id, username: member.username, camera: member.camera, mic: member.mic, conn }
+  const seat = (roomId: string, member: Member, conn: string, subject: string | undefined): Seat => {
+    const created: Seat = { id: member.id, username: member.username, camera: member.camera, mic: member.mic, conn, subject }
     roomOf.set(created, roomId)
     return created
+  }
+
+  /** The away seat that `member` (signed in as `subject`, if at all) may take over: see RoomStore.join. */
+  const ownAwaySeat = (seats: Map<string, Seat>, member: Member, subject: string | undefined): Seat | undefined => {
+    for (const held of seats.values()) {
+      if (held.awayUntil === undefined) continue
+      if (subject !== undefined ? held.subject === subject : held.subject === undefined && held.username === member.username) return held
+    }
+    return undefined
   }
 
   function remove(roomId: string, memberId: string): LeaveOutcome {
@@ -37,21 +47,26 @@ export function createMemoryRoomStore({ capacity }: RoomStoreOptions): RoomStore
   }
 
   return {
-    async create(owner, conn) {
+    async create(owner, conn, subject) {
       let roomId = createRoomId()
       while (rooms.has(roomId)) roomId = createRoomId()
-      rooms.set(roomId, new Map([[owner.id, seat(roomId, owner, conn)]]))
+      rooms.set(roomId, new Map([[owner.id, seat(roomId, owner, conn, subject)]]))
       return roomId
     },
 
-    async join(roomId, member, conn): Promise<JoinOutcome> {
+    async join(roomId, member, conn, subject): Promise<JoinOutcome> {
       const seats = rooms.get(roomId)
       if (seats === undefined) return { status: 'not-found' }
-      if (!seats.has(member.id)) {
-        if (seats.size >= capacity) return { status: 'full' }
-        seats.set(member.id, seat(roomId, member, conn))
+      if (seats.has(member.id)) return { status: 'joined', members: copy(seats) }
+      const taken = ownAwaySeat(seats, member, subject)
+      if (taken !== undefined) {
+        seats.delete(taken.id)
+        away.delete(taken)
+      } else if (seats.size >= capacity) {
+        return { status: 'full' }
       }
-      return { status: 'joined', members: copy(seats) }
+      seats.set(member.id, seat(roomId, member, conn, subject))
+      return taken === undefined ? { status: 'joined', members: copy(seats) } : { status: 'joined', members: copy(seats), replaced: taken.id }
     },
 
     async leave(roomId, memberId) {

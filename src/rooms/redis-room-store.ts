@@ -14,7 +14,7 @@ import {
 
 /**
  * Key layout, every key under `prefix`:
- *   room:<roomId>       hash  memberId → JSON { id, username, camera, mic, seq, instance, conn, away? }
+ *   room:<roomId>       hash  memberId → JSON { id, username, camera, mic, seq, instance, conn, subject?, away? }
  *                       (exists exactly while the room has members; TTL refreshed on each write)
  *   seats:<instanceId>  set   "<roomId>\n<memberId>" for every seat held by that instance's sockets
  *   away                zset  the same entries for members whose connection dropped, scored by the
@@ -40,17 +40,36 @@ function createScript(source: string): Script {
   }
 }
 
-/** Seats `member` unless the room is missing or full; returns the members, in any order. */
+/**
+ * Seats `member` unless the room is missing or full; returns the members, in any order, after the
+ * id of the away seat it took over ('' for none): an away seat of the same person (ARGV[6] the
+ * subject, or '' and ARGV[7] the username) is freed in the same step, so a reloaded page gets back
+ * into a full room and the seat count never passes the capacity.
+ */
 const JOIN = createScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'not-found'} end
+local replaced = ''
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   local values = redis.call('HVALS', KEYS[1])
-  if #values >= tonumber(ARGV[3]) then return {'full'} end
   local seq = 0
+  local taken = nil
   for _, value in ipairs(values) do
-    local s = cjson.decode(value).seq
-    if s > seq then seq = s end
+    local seated = cjson.decode(value)
+    if seated.seq > seq then seq = seated.seq end
+    if seated.away and (taken == nil or seated.seq < taken.seq) then
+      local same
+      if ARGV[6] ~= '' then same = seated.subject == ARGV[6] else same = seated.subject == nil and seated.username == ARGV[7] end
+      if same then taken = seated end
+    end
   end
+  local count = #values
+  if taken then
+    redis.call('HDEL', KEYS[1], taken.id)
+    redis.call('ZREM', KEYS[3], ARGV[8] .. '\\n' .. taken.id)
+    replaced = taken.id
+    count = count - 1
+  end
+  if count >= tonumber(ARGV[3]) then return {'full'} end
   local member = cjson.decode(ARGV[2])
   member.seq = seq + 1
   redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
@@ -59,6 +78,7 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 local out = redis.call('HVALS', KEYS[1])
+table.insert(out, 1, replaced)
 table.insert(out, 1, 'joined')
 return out
 `)
@@ -202,6 +222,7 @@ interface StoredMember extends Member {
   seq: number
   instance: string
   conn: string
+  subject?: string
   away?: number
 }
 
@@ -226,8 +247,8 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomS
   const instancesKey = `${prefix}instances`
   const awayKey = `${prefix}away`
   const seat = (roomId: string, memberId: string): string => `${roomId}\n${memberId}`
-  const stored = (member: Member, conn: string): string =>
-    JSON.stringify({ id: member.id, username: member.username, camera: member.camera, mic: member.mic, instance: instanceId, conn })
+  const stored = (member: Member, conn: string, subject?: string): string =>
+    JSON.stringify({ id: member.id, username: member.username, camera: member.camera, mic: member.mic, instance: instanceId, conn, subject })
   const pairs = (flat: string[]): FreedSeat[] => {
     const seats: FreedSeat[] = []
     for (let i = 0; i + 1 < flat.length; i += 2) seats.push({ roomId: flat[i]!, memberId: flat[i + 1]! })
@@ -312,23 +333,35 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomS
       return redis.status === 'ready' && Date.now() - lastHeartbeat < options.instanceTimeoutMs
     },
 
-    async create(owner: Member, conn: string): Promise<string> {
+    async create(owner: Member, conn: string, subject?: string): Promise<string> {
       return call(async () => {
         for (;;) {
           const roomId = createRoomId()
-          const created = await CREATE(redis, [roomKey(roomId), seatsKey], owner.id, stored(owner, conn), roomTtlSeconds, seat(roomId, owner.id))
+          const created = await CREATE(redis, [roomKey(roomId), seatsKey], owner.id, stored(owner, conn, subject), roomTtlSeconds, seat(roomId, owner.id))
           if (created === 1) return roomId
         }
       })
     },
 
-    async join(roomId: string, member: Member, conn: string): Promise<JoinOutcome> {
+    async join(roomId: string, member: Member, conn: string, subject?: string): Promise<JoinOutcome> {
       const result = (await call(() =>
-        JOIN(redis, [roomKey(roomId), seatsKey], member.id, stored(member, conn), capacity, roomTtlSeconds, seat(roomId, member.id))
+        JOIN(
+          redis,
+          [roomKey(roomId), seatsKey, awayKey],
+          member.id,
+          stored(member, conn, subject),
+          capacity,
+          roomTtlSeconds,
+          seat(roomId, member.id),
+          subject ?? '',
+          member.username,
+          roomId
+        )
       )) as string[]
-      const [status, ...values] = result
+      const [status, replaced, ...values] = result
       if (status === 'not-found' || status === 'full') return { status }
-      return { status: 'joined', members: toMembers(values) }
+      const members = toMembers(values)
+      return replaced ? { status: 'joined', members, replaced } : { status: 'joined', members }
     },
 
     async leave(roomId: string, memberId: string): Promise<LeaveOutcome> {

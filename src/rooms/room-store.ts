@@ -3,7 +3,8 @@ import type { Member } from '../protocol.js'
 export type MemberPatch = Partial<Pick<Member, 'username' | 'camera' | 'mic'>>
 
 export type JoinOutcome =
-  | { status: 'joined'; members: Member[] }
+  /** `replaced`: the away seat of the same person that this join took over (see RoomStore.join). */
+  | { status: 'joined'; members: Member[]; replaced?: string }
   | { status: 'not-found' }
   | { status: 'full' }
 
@@ -26,14 +27,20 @@ export interface FreedSeat {
 export interface RoomStore {
   /**
    * Creates a room with a fresh unguessable id and seats `owner` in it. `conn` names the
-   * connection holding the seat (see markAway).
+   * connection holding the seat (see markAway); `subject` is the signed-in user's id, if any.
    */
-  create(owner: Member, conn: string): Promise<string>
+  create(owner: Member, conn: string, subject?: string): Promise<string>
   /**
    * Seats `member` if the room exists and has a free seat, in one atomic step. Joining a room
    * one is already seated in succeeds without taking a second seat.
+   *
+   * A page reload is a new connection while the old one's seat is still kept away: when a seat in
+   * the room is away and belongs to the same person (the same `subject`; without one, a seat with
+   * no subject and the same username), the joiner takes it over in the same step, full room or
+   * not, and `replaced` names the member whose seat it was. Seats that are connected, or belong to
+   * anyone else, are never taken.
    */
-  join(roomId: string, member: Member, conn: string): Promise<JoinOutcome>
+  join(roomId: string, member: Member, conn: string, subject?: string): Promise<JoinOutcome>
   /** Frees the member's seat; deletes the room when it empties. */
   leave(roomId: string, memberId: string): Promise<LeaveOutcome>
   /** The members in join order, or undefined when the room does not exist. */
