@@ -4,56 +4,16 @@
  * Real browsers, real WebRTC: headless Chromium (Debian's, driven by playwright-core) with fake
  * cameras sets up four-way calls through the demo page, clicking as a person would.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
-import { once } from 'node:events'
-import { createServer } from 'node:http'
+import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import t, { type Test } from 'tap'
+import { launchChromium as launch, openPage as open, playingVideos, serveFiles } from './browser-helper.js'
 import { buildServer } from './helper.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOT_DIR = new URL('../test-results/', import.meta.url)
 const ROOT = new URL('../', import.meta.url)
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
-
-async function launch(t: Test): Promise<Browser | undefined> {
-  if (!existsSync(CHROMIUM)) {
-    const message = `${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`
-    if (process.env.CI === 'true') t.fail(message)
-    else t.pass(message, { skip: message })
-    return undefined
-  }
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-      // Four pages share one machine; background tabs must not be throttled.
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows'
-    ]
-  })
-  t.teardown(() => browser.close())
-  return browser
-}
-
-/** A participant in its own browser context, as a separate person would be. */
-async function open(browser: Browser, url: string, { bypassCSP = false } = {}): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 800 }, bypassCSP })
-  const page = await context.newPage()
-  page.on('pageerror', (error) => console.error('page error:', error.message))
-  await page.goto(url)
-  return page
-}
 
 async function enter(page: Page, name: string): Promise<void> {
   await page.getByLabel('Your name').fill(name)
@@ -61,18 +21,8 @@ async function enter(page: Page, name: string): Promise<void> {
 }
 
 /** Resolves once `count` remote videos have a picture and their frames keep advancing. */
-async function playingRemotes(page: Page, count: number): Promise<void> {
-  await page.waitForFunction(
-    async (expected) => {
-      const videos = [...document.querySelectorAll<HTMLVideoElement>('.tile:not([data-peer-id="local"]) video')]
-      if (videos.length !== expected || videos.some((v) => v.videoWidth === 0)) return false
-      const before = videos.map((v) => v.getVideoPlaybackQuality().totalVideoFrames)
-      await new Promise((resolve) => setTimeout(resolve, 400))
-      return videos.every((v, i) => v.getVideoPlaybackQuality().totalVideoFrames > before[i]!)
-    },
-    count,
-    { timeout: 60_000, polling: 500 }
-  )
+function playingRemotes(page: Page, count: number): Promise<void> {
+  return playingVideos(page, '.tile:not([data-peer-id="local"]) video', count)
 }
 
 /**
@@ -138,23 +88,11 @@ t.test('the page works from another origin, against the server cross-origin', as
   const browser = await launch(t)
   if (!browser) return
   // A second origin serving the same built page: what a frontend hosted elsewhere is.
-  const files: Record<string, [string, string]> = {
-    '/': ['public/index.html', 'text/html'],
-    '/demo.css': ['public/demo.css', 'text/css'],
-    '/demo.js': ['dist/public/demo.js', 'text/javascript']
-  }
-  const site = createServer((request, response) => {
-    const file = files[new URL(request.url ?? '/', 'http://x').pathname]
-    if (!file) return void response.writeHead(404).end()
-    response.writeHead(200, { 'content-type': file[1] }).end(readFileSync(new URL(file[0], ROOT)))
-  }).listen(0, '127.0.0.1')
-  await once(site, 'listening')
-  t.teardown(() => {
-    // The browser may still hold keep-alive connections; close() alone would wait for them.
-    site.closeAllConnections()
-    site.close()
+  const siteOrigin = await serveFiles(t, {
+    '/': [new URL('public/index.html', ROOT), 'text/html'],
+    '/demo.css': [new URL('public/demo.css', ROOT), 'text/css'],
+    '/demo.js': [new URL('dist/public/demo.js', ROOT), 'text/javascript']
   })
-  const siteOrigin = `http://localhost:${(site.address() as { port: number }).port}`
   const { url } = await buildServer(t, { CORS_ORIGINS: siteOrigin })
 
   const { link } = await callThroughUi(t, browser, `${siteOrigin}/?server=${encodeURIComponent(url)}`, ['Ada', 'Grace'])
