@@ -10,6 +10,7 @@ import pino from 'pino'
 import { Server } from 'socket.io'
 import t, { type Test } from 'tap'
 import { createEventRouter, type SignalingServer } from '../src/events/event-router.js'
+import { createLogBudget } from '../src/log-budget.js'
 import { SignalingError } from '../src/events/signaling-error.js'
 import { SignalPayload, UserListPayload } from '../src/protocol.js'
 import { connectClient, request } from './helper.js'
@@ -18,7 +19,7 @@ async function startRouter(t: Test, observe?: (event: string, outcome: string) =
   const lines: Array<Record<string, unknown>> = []
   const log = pino(new Writable({ write: (chunk, _encoding, done) => done(void lines.push(JSON.parse(String(chunk)))) }))
   const router = createEventRouter({
-    log,
+    logBudget: createLogBudget({ log, windowMs: 1000 }),
     observe,
     rateLimit: { burst: 100, perSecond: 100, maxRefusals: 100, windowMs: 1000 }
   })

@@ -1,7 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { randomUUID } from 'node:crypto'
-import type { FastifyBaseLogger } from 'fastify'
 import type { Server, Socket } from 'socket.io'
 import type {
   Ack,
@@ -12,7 +11,9 @@ import type {
   ServerToClientEvents,
   SocketData
 } from '../protocol.js'
+import type { LogBudget } from '../log-budget.js'
 import { StoreUnavailableError } from '../rooms/room-store.js'
+import { BINARY_REFUSED } from './json-only-parser.js'
 import { SignalingError } from './signaling-error.js'
 import { createTaskQueue } from './task-queue.js'
 import { createTokenBucket } from './token-bucket.js'
@@ -53,7 +54,8 @@ export interface EventDefinition<E extends ClientEventName, S extends TSchema> {
 }
 
 export interface EventRouterOptions {
-  log: FastifyBaseLogger
+  /** What clients cause to be logged goes through it, so that no client can flood the log. */
+  logBudget: LogBudget
   /** Told of every handled event: its outcome (`ok` or the error code) and how long it took. */
   observe?: (event: string, outcome: string, seconds: number) => void
   rateLimit: { burst: number; perSecond: number; maxRefusals: number; windowMs: number }
@@ -88,7 +90,7 @@ interface CompiledDefinition {
  * the order they were sent even when the store is remote. Failures reach the client exactly once:
  * through the ack when there is one, else as the seed's `error` event with the plain message.
  */
-export function createEventRouter({ log, rateLimit, observe = () => {} }: EventRouterOptions): EventRouter {
+export function createEventRouter({ logBudget, rateLimit, observe = () => {} }: EventRouterOptions): EventRouter {
   const definitions = new Map<string, CompiledDefinition>()
   const sessions = new Map<string, Session>()
   const connectHandlers: Array<(session: Session) => Promise<void>> = []
@@ -104,11 +106,11 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
   /** Answers a failed event; returns the code sent. */
   function fail(socket: SignalingSocket, ack: Ack | undefined, error: unknown, event: string): string {
     if (error instanceof StoreUnavailableError) {
-      log.warn({ err: error.cause, event, socketId: socket.id }, 'room store unavailable')
+      logBudget.log(socket.id, 'warn', { err: error.cause, event, socketId: socket.id }, 'room store unavailable')
       error = new SignalingError('UNAVAILABLE')
     } else if (!(error instanceof SignalingError)) {
       // Never log the payload: SDP carries IP addresses and usernames are personal data.
-      log.error({ err: error, event, socketId: socket.id }, 'event handler failed')
+      logBudget.log(socket.id, 'error', { err: error, event, socketId: socket.id }, 'event handler failed')
       error = new SignalingError('INTERNAL')
     }
     const refusal = (error as SignalingError).toAck()
@@ -157,11 +159,14 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
       let windowStart = Date.now()
 
       // One at a time, so events take effect in the order they were sent (see createTaskQueue).
-      const tasks = createTaskQueue((error) => log.error({ err: error, socketId: socket.id }, 'event task failed'))
+      const tasks = createTaskQueue((error) => logBudget.log(socket.id, 'error', { err: error, socketId: socket.id }, 'event task failed'))
 
       socket.use((packet, _next) => {
         // Known events are handled here and never reach `socket.on` listeners; unknown ones are
-        // dropped. Either way they are counted against the rate limit first.
+        // dropped. Either way they are counted against the rate limit first. A socket being
+        // disconnected may still have thousands of decoded events queued (one long-polling POST
+        // carries many): they are dropped without a word.
+        if (!socket.connected) return
         const event = packet[0]
         const last = packet[packet.length - 1]
         const ack = packet.length > 1 && typeof last === 'function' ? (last as Ack) : undefined
@@ -173,7 +178,7 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
             refusals = 0
           }
           if (++refusals > rateLimit.maxRefusals) {
-            log.info({ socketId: socket.id }, 'disconnecting a socket that kept exceeding the rate limit')
+            logBudget.log(socket.id, 'info', { socketId: socket.id }, 'disconnecting a socket that kept exceeding the rate limit')
             socket.disconnect(true)
             return
           }
@@ -186,6 +191,12 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
 
         const definition = definitions.get(event)
         if (definition === undefined) return
+        // Binary attachments are refused at the parser, before anything looked at them.
+        if (packet[1] === BINARY_REFUSED) {
+          tasks.push(() => reply(socket, ack, new SignalingError('INVALID_PAYLOAD').toAck()))
+          observe(event, 'INVALID_PAYLOAD', 0)
+          return
+        }
 
         // `emit('create-room', ack)` carries the ack alone; the payload, when there is one, comes first.
         let payload: unknown = ack !== undefined && packet.length === 2 ? undefined : packet[1]
@@ -212,7 +223,7 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
             let outcome = 'ok'
             if (!threw) {
               if (!acked) ctx.ok({} as never)
-            } else if (acked) log.error({ err: error, event, socketId: socket.id }, 'event failed after its ack')
+            } else if (acked) logBudget.log(socket.id, 'error', { err: error, event, socketId: socket.id }, 'event failed after its ack')
             else outcome = fail(socket, ack, error, event)
             observe(event, outcome, (performance.now() - arrived) / 1000)
           }
@@ -240,7 +251,7 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
           try {
             await handler(session, ...args)
           } catch (error) {
-            log.error({ err: error, socketId: socket.id }, `${what} failed`)
+            logBudget.log(socket.id, 'error', { err: error, socketId: socket.id }, `${what} failed`)
           }
         }
       }
@@ -251,7 +262,10 @@ export function createEventRouter({ log, rateLimit, observe = () => {} }: EventR
         tasks.pushSoon(() => runAll(disconnectHandlers, 'disconnect clean-up', reason))
         session.idle.then(() => {
           // A recovered socket may already have a new session under the same id.
-          if (sessions.get(socket.id) === session) sessions.delete(socket.id)
+          if (sessions.get(socket.id) === session) {
+            sessions.delete(socket.id)
+            logBudget.forget(socket.id)
+          }
         })
       })
 
