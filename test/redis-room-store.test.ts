@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { connectRedis } from '../src/rooms/redis-connection.js'
 import { createRedisRoomStore } from '../src/rooms/redis-room-store.js'
-import { roomStoreContract } from './room-store-contract.js'
+import { roomStoreContract, seat } from './room-store-contract.js'
 import { useRedis } from './redis-helper.js'
 
 roomStoreContract(t, async (t, capacity) => {
@@ -43,7 +43,7 @@ t.test('room and seat keys carry TTLs', async (t) => {
     await store.close()
     await client.quit()
   })
-  const roomId = await store.create({ id: 'a', username: 'a', camera: true, mic: true }, 'conn-a')
+  const { roomId } = await store.create(seat('a'))
   for (const key of [`room:${roomId}`, `seats:${instanceId}`]) {
     const ttl = await redis.client.ttl(`${redis.prefix}${key}`)
     t.ok(ttl > 100 && ttl <= 120, `${key} expires (ttl ${ttl})`)

@@ -1,17 +1,12 @@
 import type { FastifyInstance } from 'fastify'
-import {
-  CreateRoomPayload,
-  ERROR_MESSAGES,
-  JoinRoomPayload,
-  LeaveRoomPayload,
-  type Member,
-  RegisterUsernamePayload
-} from '../protocol.js'
+import { CreateRoomPayload, ERROR_MESSAGES, JoinRoomPayload, LeaveRoomPayload, RegisterUsernamePayload } from '../protocol.js'
 import { normaliseRoomId } from '../rooms/room-id.js'
+import type { SeatRequest } from '../rooms/room-store.js'
 import { currentRoom } from './current-room.js'
-import type { EventDefinition, SignalingSocket } from './event-router.js'
+import type { EventDefinition, Session, SignalingSocket } from './event-router.js'
 import { SignalingError } from './signaling-error.js'
-import { normaliseUsername } from './username.js'
+import { createTokenBucket, type TokenBucket } from './token-bucket.js'
+import { displayNames, normaliseUsername } from './username.js'
 
 /**
  * The disconnect reasons Socket.IO keeps a recovery session for (`RECOVERABLE_DISCONNECT_REASONS`
@@ -36,15 +31,18 @@ function requestedUsername(socket: SignalingSocket, requested: string | undefine
   return normaliseUsername(requested)
 }
 
-/** A new seat starts with camera and microphone on, as the seed's frontends start a call. */
-function seat(socket: SignalingSocket, username: string): Member {
-  return { id: socket.id, username, camera: true, mic: true }
-}
-
 /** Room lifecycle: usernames, creating, joining and leaving rooms, and leaving on disconnect. */
 export default async function roomEvents(fastify: FastifyInstance): Promise<void> {
   const { rooms, socketEvents, config } = fastify
   const graceMs = config.RECONNECT_GRACE_MS
+  /** Rooms each connection may still create: a few at once, then ROOMS_PER_MINUTE. */
+  const roomBudgets = new WeakMap<Session, TokenBucket>()
+
+  /** A new seat starts with camera and microphone on, as the seed's frontends start a call. */
+  function seatRequest(socket: SignalingSocket, session: Session, name: string): SeatRequest {
+    const names = displayNames(name, config.MAX_USERS_PER_ROOM)
+    return { id: socket.id, camera: true, mic: true, name, names, conn: session.conn, subject: socket.data.subject }
+  }
 
   /**
    * Frees the seat. True when this call freed it: only then is the room told (a repair or a reaper
@@ -64,8 +62,9 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       const username = requestedUsername(socket, payload.username) as string
       socket.data.username = username
       const roomId = socket.data.roomId
-      if (roomId !== undefined) await rooms.update(roomId, socket.id, { username })
-      ok({ username })
+      // Seated: shown under it, or under "name (2)" when another member's name looks the same.
+      const shown = roomId === undefined ? undefined : await rooms.rename(roomId, socket.id, username, displayNames(username, config.MAX_USERS_PER_ROOM))
+      ok({ username: shown ?? username })
     }
   })
 
@@ -75,9 +74,11 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       const username = requestedUsername(socket, payload.username)
       if (socket.data.roomId !== undefined) throw new SignalingError('ALREADY_IN_ROOM')
       if (username === undefined) throw new SignalingError('USERNAME_REQUIRED')
+      let budget = roomBudgets.get(session)
+      if (budget === undefined) roomBudgets.set(session, (budget = createTokenBucket(config.ROOMS_PER_MINUTE, config.ROOMS_PER_MINUTE / 60)))
+      if (!budget.take()) throw new SignalingError('TOO_MANY_ROOMS')
 
-      const member = seat(socket, username)
-      const roomId = await rooms.create(member, session.conn, socket.data.subject)
+      const { roomId, member } = await rooms.create(seatRequest(socket, session, username))
       Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
       await socket.join(roomId)
 
@@ -103,15 +104,14 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       if (session.failedJoins >= config.MAX_FAILED_JOINS) throw new SignalingError('TOO_MANY_FAILED_JOINS')
 
       const roomId = normaliseRoomId(payload.roomId)
-      const member = seat(socket, username)
-      const outcome =
-        roomId === undefined ? { status: 'not-found' as const } : await rooms.join(roomId, member, session.conn, socket.data.subject)
+      const outcome = roomId === undefined ? { status: 'not-found' as const } : await rooms.join(roomId, seatRequest(socket, session, username))
       if (outcome.status === 'not-found') {
         session.failedJoins++
         throw new SignalingError('ROOM_NOT_FOUND')
       }
       if (outcome.status === 'full') throw new SignalingError('ROOM_FULL')
 
+      const { member } = outcome
       Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
       await socket.join(roomId as string)
 

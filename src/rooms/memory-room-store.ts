@@ -1,13 +1,27 @@
 import type { Member } from '../protocol.js'
 import { createRoomId } from './room-id.js'
-import type { FreedSeat, JoinOutcome, LeaveOutcome, MemberPatch, RoomStore, RoomStoreOptions } from './room-store.js'
+import {
+  firstFreeName,
+  type FreedSeat,
+  type JoinOutcome,
+  type LeaveOutcome,
+  type MemberPatch,
+  type RoomStore,
+  type RoomStoreOptions,
+  type SeatRequest
+} from './room-store.js'
 
 interface Seat extends Member {
+  /** The name asked for, and the lookalike key of the one shown (`username`). */
+  name: string
+  key: string
   conn: string
   subject?: string
   /** Set while the member's connection is away: the epoch ms its seat is kept until. */
   awayUntil?: number
 }
+
+const asMember = ({ id, username, camera, mic }: Seat): Member => ({ id, username, camera, mic })
 
 /** One process's rooms in a Map: the default, for a single instance with nothing else to run. */
 export function createMemoryRoomStore({ capacity }: RoomStoreOptions): RoomStore {
@@ -17,20 +31,23 @@ export function createMemoryRoomStore({ capacity }: RoomStoreOptions): RoomStore
   const away = new Set<Seat>()
   const roomOf = new WeakMap<Seat, string>()
 
-  const copy = (seats: Map<string, Seat>): Member[] =>
-    [...seats.values()].map(({ id, username, camera, mic }) => ({ id, username, camera, mic }))
+  const copy = (seats: Map<string, Seat>): Member[] => [...seats.values()].map(asMember)
 
-  const seat = (roomId: string, member: Member, conn: string, subject: string | undefined): Seat => {
-    const created: Seat = { id: member.id, username: member.username, camera: member.camera, mic: member.mic, conn, subject }
+  /** A seat for `request` under the first of its names no seat in `others` looks like. */
+  const seat = (roomId: string, request: SeatRequest, others: Iterable<Seat>): Seat => {
+    const taken = new Set([...others].map((other) => other.key))
+    const { username, key } = firstFreeName(request.names, taken)
+    const { id, camera, mic, name, conn, subject } = request
+    const created: Seat = { id, username, camera, mic, name, key, conn, subject }
     roomOf.set(created, roomId)
     return created
   }
 
-  /** The away seat that `member` (signed in as `subject`, if at all) may take over: see RoomStore.join. */
-  const ownAwaySeat = (seats: Map<string, Seat>, member: Member, subject: string | undefined): Seat | undefined => {
+  /** The away seat that `request` may take over: see RoomStore.join. */
+  const ownAwaySeat = (seats: Map<string, Seat>, { subject, name }: SeatRequest): Seat | undefined => {
     for (const held of seats.values()) {
       if (held.awayUntil === undefined) continue
-      if (subject !== undefined ? held.subject === subject : held.subject === undefined && held.username === member.username) return held
+      if (subject !== undefined ? held.subject === subject : held.subject === undefined && held.name === name) return held
     }
     return undefined
   }
@@ -47,26 +64,30 @@ export function createMemoryRoomStore({ capacity }: RoomStoreOptions): RoomStore
   }
 
   return {
-    async create(owner, conn, subject) {
+    async create(owner) {
       let roomId = createRoomId()
       while (rooms.has(roomId)) roomId = createRoomId()
-      rooms.set(roomId, new Map([[owner.id, seat(roomId, owner, conn, subject)]]))
-      return roomId
+      const created = seat(roomId, owner, [])
+      rooms.set(roomId, new Map([[owner.id, created]]))
+      return { roomId, member: asMember(created) }
     },
 
-    async join(roomId, member, conn, subject): Promise<JoinOutcome> {
+    async join(roomId, request): Promise<JoinOutcome> {
       const seats = rooms.get(roomId)
       if (seats === undefined) return { status: 'not-found' }
-      if (seats.has(member.id)) return { status: 'joined', members: copy(seats) }
-      const taken = ownAwaySeat(seats, member, subject)
+      const already = seats.get(request.id)
+      if (already !== undefined) return { status: 'joined', members: copy(seats), member: asMember(already) }
+      const taken = ownAwaySeat(seats, request)
       if (taken !== undefined) {
         seats.delete(taken.id)
         away.delete(taken)
       } else if (seats.size >= capacity) {
         return { status: 'full' }
       }
-      seats.set(member.id, seat(roomId, member, conn, subject))
-      return taken === undefined ? { status: 'joined', members: copy(seats) } : { status: 'joined', members: copy(seats), replaced: taken.id }
+      const created = seat(roomId, request, seats.values())
+      seats.set(request.id, created)
+      const outcome: JoinOutcome = { status: 'joined', members: copy(seats), member: asMember(created) }
+      return taken === undefined ? outcome : { ...outcome, replaced: taken.id }
     },
 
     async leave(roomId, memberId) {
@@ -85,10 +106,19 @@ export function createMemoryRoomStore({ capacity }: RoomStoreOptions): RoomStore
     async update(roomId, memberId, patch: MemberPatch) {
       const held = rooms.get(roomId)?.get(memberId)
       if (held === undefined) return false
-      if (patch.username !== undefined) held.username = patch.username
       if (patch.camera !== undefined) held.camera = patch.camera
       if (patch.mic !== undefined) held.mic = patch.mic
       return true
+    },
+
+    async rename(roomId, memberId, name, names) {
+      const seats = rooms.get(roomId)
+      const held = seats?.get(memberId)
+      if (seats === undefined || held === undefined) return undefined
+      const taken = new Set([...seats.values()].filter((other) => other !== held).map((other) => other.key))
+      const chosen = firstFreeName(names, taken)
+      Object.assign(held, { name, username: chosen.username, key: chosen.key })
+      return chosen.username
     },
 
     async markAway(roomId, memberId, conn, deadline) {

@@ -4,6 +4,8 @@ import type { RedisClient } from './redis-connection.js'
 import { createRoomId } from './room-id.js'
 import {
   StoreUnavailableError,
+  type DisplayName,
+  type SeatRequest,
   type FreedSeat,
   type JoinOutcome,
   type LeaveOutcome,
@@ -14,7 +16,8 @@ import {
 
 /**
  * Key layout, every key under `prefix`:
- *   room:<roomId>       hash  memberId → JSON { id, username, camera, mic, seq, instance, conn, subject?, away? }
+ *   room:<roomId>       hash  memberId → JSON { id, username, key, name, camera, mic, seq, instance, conn, subject?,
+ *                       away? } (username: the name shown; key: what it looks like; name: the one asked for)
  *                       (exists exactly while the room has members; TTL refreshed on each write)
  *   seats:<instanceId>  set   "<roomId>\n<memberId>" for every seat held by that instance's sockets
  *   away                zset  the same entries for members whose connection dropped, scored by the
@@ -41,12 +44,32 @@ function createScript(source: string): Script {
 }
 
 /**
- * Seats `member` unless the room is missing or full; returns the members, in any order, after the
- * id of the away seat it took over ('' for none): an away seat of the same person (ARGV[6] the
- * subject, or '' and ARGV[7] the username) is freed in the same step, so a reloaded page gets back
- * into a full room and the seat count never passes the capacity.
+ * The first of the names in ARGV[n] (JSON [[username, key], …]) whose key no member of `values`
+ * but `skip` has; the last one if every key is taken. Shared by JOIN and RENAME (see firstFreeName).
  */
-const JOIN = createScript(`
+const FIRST_FREE_NAME = `
+local function first_free_name(values, names_json, skip)
+  local taken = {}
+  for _, value in ipairs(values) do
+    local seated = cjson.decode(value)
+    if seated.id ~= skip then taken[seated.key] = true end
+  end
+  local names = cjson.decode(names_json)
+  for _, name in ipairs(names) do
+    if not taken[name[2]] then return name end
+  end
+  return names[#names]
+end
+`
+
+/**
+ * Seats the member in ARGV[2] unless the room is missing or full, under the first of its names
+ * (ARGV[9]) that looks like no other member's; returns 'joined', the id of the away seat it took
+ * over ('' for none), then the members in any order. An away seat of the same person (ARGV[6] the
+ * subject, or '' and ARGV[7] the asked-for name) is freed in the same step, so a reloaded page gets
+ * back into a full room and the seat count never passes the capacity.
+ */
+const JOIN = createScript(FIRST_FREE_NAME + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'not-found'} end
 local replaced = ''
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
@@ -58,20 +81,23 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
     if seated.seq > seq then seq = seated.seq end
     if seated.away and (taken == nil or seated.seq < taken.seq) then
       local same
-      if ARGV[6] ~= '' then same = seated.subject == ARGV[6] else same = seated.subject == nil and seated.username == ARGV[7] end
+      if ARGV[6] ~= '' then same = seated.subject == ARGV[6] else same = seated.subject == nil and seated.name == ARGV[7] end
       if same then taken = seated end
     end
   end
-  local count = #values
   if taken then
     redis.call('HDEL', KEYS[1], taken.id)
     redis.call('ZREM', KEYS[3], ARGV[8] .. '\\n' .. taken.id)
     replaced = taken.id
-    count = count - 1
+    values = redis.call('HVALS', KEYS[1])
+  elseif #values >= tonumber(ARGV[3]) then
+    return {'full'}
   end
-  if count >= tonumber(ARGV[3]) then return {'full'} end
   local member = cjson.decode(ARGV[2])
+  local name = first_free_name(values, ARGV[9], '')
   member.seq = seq + 1
+  member.username = name[1]
+  member.key = name[2]
   redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
   redis.call('SADD', KEYS[2], ARGV[5])
   redis.call('EXPIRE', KEYS[2], ARGV[4])
@@ -93,6 +119,20 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
+`)
+
+/** Gives a seated member the asked-for name ARGV[2] under the first of ARGV[3] free in the room; returns it. */
+const RENAME = createScript(FIRST_FREE_NAME + `
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if not value then return false end
+local member = cjson.decode(value)
+local name = first_free_name(redis.call('HVALS', KEYS[1]), ARGV[3], ARGV[1])
+member.name = ARGV[2]
+member.username = name[1]
+member.key = name[2]
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return member.username
 `)
 
 /** Frees a seat (and its entry in the holding instance's seat set); the hash vanishes when empty. */
@@ -219,6 +259,8 @@ export interface RedisRoomStoreOptions extends RoomStoreOptions {
 }
 
 interface StoredMember extends Member {
+  key: string
+  name: string
   seq: number
   instance: string
   conn: string
@@ -247,8 +289,10 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomS
   const instancesKey = `${prefix}instances`
   const awayKey = `${prefix}away`
   const seat = (roomId: string, memberId: string): string => `${roomId}\n${memberId}`
-  const stored = (member: Member, conn: string, subject?: string): string =>
-    JSON.stringify({ id: member.id, username: member.username, camera: member.camera, mic: member.mic, instance: instanceId, conn, subject })
+  /** The stored form of a seat; JOIN picks its display name, CREATE takes the first. */
+  const stored = ({ id, camera, mic, name, names, conn, subject }: SeatRequest): string =>
+    JSON.stringify({ id, username: names[0]!.username, key: names[0]!.key, camera, mic, name, instance: instanceId, conn, subject })
+  const namePairs = (names: DisplayName[]): string => JSON.stringify(names.map(({ username, key }) => [username, key]))
   const pairs = (flat: string[]): FreedSeat[] => {
     const seats: FreedSeat[] = []
     for (let i = 0; i + 1 < flat.length; i += 2) seats.push({ roomId: flat[i]!, memberId: flat[i + 1]! })
@@ -333,35 +377,38 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomS
       return redis.status === 'ready' && Date.now() - lastHeartbeat < options.instanceTimeoutMs
     },
 
-    async create(owner: Member, conn: string, subject?: string): Promise<string> {
+    async create(owner: SeatRequest): Promise<{ roomId: string; member: Member }> {
       return call(async () => {
         for (;;) {
           const roomId = createRoomId()
-          const created = await CREATE(redis, [roomKey(roomId), seatsKey], owner.id, stored(owner, conn, subject), roomTtlSeconds, seat(roomId, owner.id))
-          if (created === 1) return roomId
+          const created = await CREATE(redis, [roomKey(roomId), seatsKey], owner.id, stored(owner), roomTtlSeconds, seat(roomId, owner.id))
+          const { id, camera, mic } = owner
+          if (created === 1) return { roomId, member: { id, username: owner.names[0]!.username, camera, mic } }
         }
       })
     },
 
-    async join(roomId: string, member: Member, conn: string, subject?: string): Promise<JoinOutcome> {
+    async join(roomId: string, request: SeatRequest): Promise<JoinOutcome> {
       const result = (await call(() =>
         JOIN(
           redis,
           [roomKey(roomId), seatsKey, awayKey],
-          member.id,
-          stored(member, conn, subject),
+          request.id,
+          stored(request),
           capacity,
           roomTtlSeconds,
-          seat(roomId, member.id),
-          subject ?? '',
-          member.username,
-          roomId
+          seat(roomId, request.id),
+          request.subject ?? '',
+          request.name,
+          roomId,
+          namePairs(request.names)
         )
       )) as string[]
       const [status, replaced, ...values] = result
       if (status === 'not-found' || status === 'full') return { status }
       const members = toMembers(values)
-      return replaced ? { status: 'joined', members, replaced } : { status: 'joined', members }
+      const member = members.find(({ id }) => id === request.id)!
+      return replaced ? { status: 'joined', members, member, replaced } : { status: 'joined', members, member }
     },
 
     async leave(roomId: string, memberId: string): Promise<LeaveOutcome> {
@@ -378,6 +425,11 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomS
 
     async isMember(roomId: string, memberId: string): Promise<boolean> {
       return (await call(() => redis.hexists(roomKey(roomId), memberId))) === 1
+    },
+
+    async rename(roomId: string, memberId: string, name: string, names: DisplayName[]): Promise<string | undefined> {
+      const shown = await call(() => RENAME(redis, [roomKey(roomId)], memberId, name, namePairs(names), roomTtlSeconds))
+      return typeof shown === 'string' ? shown : undefined
     },
 
     async update(roomId: string, memberId: string, patch: MemberPatch): Promise<boolean> {

@@ -1,10 +1,38 @@
 import type { Member } from '../protocol.js'
 
-export type MemberPatch = Partial<Pick<Member, 'username' | 'camera' | 'mic'>>
+export type MemberPatch = Partial<Pick<Member, 'camera' | 'mic'>>
+
+/** A name a member may be shown under, with what it looks like (see events/username.ts). */
+export interface DisplayName {
+  username: string
+  /** Equal for names that would pass for each other in a user list. */
+  key: string
+}
+
+/** Who takes a seat: everything the store keeps about a member. */
+export interface SeatRequest {
+  id: string
+  camera: boolean
+  mic: boolean
+  /** The name the member asked for (a reloaded page asks for it again). */
+  name: string
+  /**
+   * The names it may be shown under, in order: it gets the first whose key no other member's
+   * name has, so two members never look alike in the room. At least as many as the capacity.
+   */
+  names: DisplayName[]
+  /** The connection holding the seat (see markAway). */
+  conn: string
+  /** The signed-in user's id, when sign-in is on. */
+  subject?: string
+}
 
 export type JoinOutcome =
-  /** `replaced`: the away seat of the same person that this join took over (see RoomStore.join). */
-  | { status: 'joined'; members: Member[]; replaced?: string }
+  /**
+   * `member`: the joiner as seated (its display name). `replaced`: the away seat of the same person
+   * that this join took over (see RoomStore.join).
+   */
+  | { status: 'joined'; members: Member[]; member: Member; replaced?: string }
   | { status: 'not-found' }
   | { status: 'full' }
 
@@ -25,29 +53,32 @@ export interface FreedSeat {
  * every implementation must pass `test/room-store-contract.ts`.
  */
 export interface RoomStore {
+  /** Creates a room with a fresh unguessable id and seats `owner` in it (under its first name). */
+  create(owner: SeatRequest): Promise<{ roomId: string; member: Member }>
   /**
-   * Creates a room with a fresh unguessable id and seats `owner` in it. `conn` names the
-   * connection holding the seat (see markAway); `subject` is the signed-in user's id, if any.
-   */
-  create(owner: Member, conn: string, subject?: string): Promise<string>
-  /**
-   * Seats `member` if the room exists and has a free seat, in one atomic step. Joining a room
-   * one is already seated in succeeds without taking a second seat.
+   * Seats a member if the room exists and has a free seat, in one atomic step, under the first of
+   * its names that looks like no other member's. Joining a room one is already seated in succeeds
+   * without taking a second seat.
    *
    * A page reload is a new connection while the old one's seat is still kept away: when a seat in
    * the room is away and belongs to the same person (the same `subject`; without one, a seat with
-   * no subject and the same username), the joiner takes it over in the same step, full room or
-   * not, and `replaced` names the member whose seat it was. Seats that are connected, or belong to
-   * anyone else, are never taken.
+   * no subject and the same asked-for name), the joiner takes it over in the same step, full room
+   * or not, and `replaced` names the member whose seat it was. Seats that are connected, or belong
+   * to anyone else, are never taken.
    */
-  join(roomId: string, member: Member, conn: string, subject?: string): Promise<JoinOutcome>
+  join(roomId: string, seat: SeatRequest): Promise<JoinOutcome>
   /** Frees the member's seat; deletes the room when it empties. */
   leave(roomId: string, memberId: string): Promise<LeaveOutcome>
   /** The members in join order, or undefined when the room does not exist. */
   members(roomId: string): Promise<Member[] | undefined>
   isMember(roomId: string, memberId: string): Promise<boolean>
-  /** Changes a seated member's username or camera/mic state; false when not seated. */
+  /** Changes a seated member's camera/mic state; false when not seated. */
   update(roomId: string, memberId: string, patch: MemberPatch): Promise<boolean>
+  /**
+   * A seated member asks for another name: it gets the first of `names` that looks like no other
+   * member's, in one step. Resolves with the name it is shown under, or undefined when not seated.
+   */
+  rename(roomId: string, memberId: string, name: string, names: DisplayName[]): Promise<string | undefined>
   /**
    * The connection `conn` dropped: keep the seat (it still counts toward capacity) until
    * `deadline` (epoch ms). A no-op, answering false, when the seat is held by another connection
@@ -63,6 +94,11 @@ export interface RoomStore {
 
 export interface RoomStoreOptions {
   capacity: number
+}
+
+/** The first of `names` whose key is not in `taken` (the last one if all are: it cannot happen with enough names). */
+export function firstFreeName(names: DisplayName[], taken: Set<string>): DisplayName {
+  return names.find((name) => !taken.has(name.key)) ?? names[names.length - 1]!
 }
 
 /** The store cannot be reached right now; clients are told UNAVAILABLE and may retry. */
