@@ -103,7 +103,7 @@ function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Pr
   const node = [process.execPath, ...NODE_FLAGS[kind], SERVERS[kind]]
   const [command, argv] = SERVER_CPUS === undefined ? [node[0]!, node.slice(1)] : ['taskset', ['-c', SERVER_CPUS, ...node]]
   const child = spawn(command, argv, {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...(kind === 'ours' ? SERVER_ENV : {}), ...env },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...(kind === 'ours' ? SERVER_ENV : {}), ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   return new Promise((resolve, reject) => {

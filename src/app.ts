@@ -3,14 +3,17 @@ import helmet from '@fastify/helmet'
 import iceServerEvents from './events/ice-servers.js'
 import mediaStatusEvents from './events/media-status.js'
 import roomEvents from './events/room.js'
+import signInEvents from './events/sign-in.js'
 import signalEvents from './events/signal.js'
 import userListEvents from './events/user-list.js'
 import admissionPlugin from './plugins/admission.js'
 import authPlugin from './plugins/auth.js'
+import clientLogPlugin from './plugins/client-log.js'
 import corsPlugin from './plugins/cors.js'
 import demoPagePlugin from './plugins/demo-page.js'
 import envPlugin, { type EnvPluginOptions } from './plugins/env.js'
 import healthPlugin from './plugins/health.js'
+import httpLimitsPlugin from './plugins/http-limits.js'
 import icePlugin from './plugins/ice.js'
 import metricsPlugin from './plugins/metrics.js'
 import pressurePlugin from './plugins/pressure.js'
@@ -21,6 +24,7 @@ export type AppOptions = EnvPluginOptions
 /** The whole service as one plugin, so tests and `server.ts` build exactly the same thing. */
 export default async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   await fastify.register(envPlugin, opts)
+  await fastify.register(httpLimitsPlugin)
   await fastify.register(corsPlugin)
   // Security headers for the HTTP routes (Socket.IO's own responses never pass through Fastify).
   // The demo page connects to its Socket.IO server, which may be another origin; no HTTPS upgrade
@@ -33,6 +37,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(pressurePlugin)
   await fastify.register(healthPlugin)
   await fastify.register(metricsPlugin)
+  await fastify.register(clientLogPlugin)
   await fastify.register(icePlugin)
   await fastify.register(admissionPlugin)
   await fastify.register(socketPlugin)
@@ -50,4 +55,5 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(mediaStatusEvents)
   await fastify.register(userListEvents)
   await fastify.register(iceServerEvents)
+  await fastify.register(signInEvents)
 }

@@ -27,6 +27,8 @@ export const JoinRoomPayload = Type.Object({
 export const LeaveRoomPayload = Type.Object({ roomId: Type.Optional(RoomIdField) })
 export const UserListPayload = Type.Object({ roomId: Type.Optional(RoomIdField) })
 export const IceServersPayload = Type.Object({})
+/** A sign-in token is a few hundred bytes to a few KB (RS256 with many claims). */
+export const RefreshTokenPayload = Type.Object({ token: Type.String({ minLength: 1, maxLength: 16_384 }) })
 /** `signal` is the opaque SDP or ICE object (or string) a WebRTC library produced. */
 export const SignalPayload = Type.Object({
   to: Type.String({ minLength: 1, maxLength: SOCKET_ID_MAX_LENGTH }),
@@ -47,6 +49,7 @@ export type LeaveRoomPayload = Static<typeof LeaveRoomPayload>
 export type UserListPayload = Static<typeof UserListPayload>
 export type SignalPayload = Static<typeof SignalPayload>
 export type MediaStatusPayload = Static<typeof MediaStatusPayload>
+export type RefreshTokenPayload = Static<typeof RefreshTokenPayload>
 
 /** A seat in a room, as every member sees it. */
 export interface Member {
@@ -88,7 +91,7 @@ export interface MediaStatus {
 export const ERROR_MESSAGES = {
   INVALID_PAYLOAD: 'Invalid request.',
   USERNAME_REQUIRED: 'Please register a username first.',
-  INVALID_USERNAME: `Username must be 1 to ${USERNAME_MAX_LENGTH} characters with no control characters.`,
+  INVALID_USERNAME: `Username must be 1 to ${USERNAME_MAX_LENGTH} characters, with no invisible or control characters.`,
   ROOM_NOT_FOUND: 'Room ID not found.',
   ROOM_FULL: 'Room is full.',
   ALREADY_IN_ROOM: 'You are already in a room. Leave it first.',
@@ -97,6 +100,9 @@ export const ERROR_MESSAGES = {
   PAYLOAD_TOO_LARGE: 'Message is too large.',
   RATE_LIMITED: 'Too many requests. Slow down.',
   TOO_MANY_FAILED_JOINS: 'Too many failed attempts to join a room.',
+  TOO_MANY_ROOMS: 'Too many new rooms. Wait a minute and try again.',
+  TOKEN_EXPIRED: 'Your sign-in has expired. Sign in again.',
+  INVALID_TOKEN: 'That sign-in token is not accepted.',
   UNAVAILABLE: 'The service is temporarily unavailable. Try again shortly.',
   SEAT_LOST: 'You lost your place in the room while you were away. Join again.',
   INTERNAL: 'Something went wrong on the server.'
@@ -131,6 +137,10 @@ export interface UsernameRegistered {
 export interface UserList {
   users: Member[]
 }
+export interface TokenRefreshed {
+  /** When the connection's sign-in now expires (epoch ms); null when sign-in is off. */
+  expiresAt: number | null
+}
 export interface LeftRoom {
   /** The room left, or null when the socket was in no room (leaving is idempotent). */
   roomId: string | null
@@ -152,6 +162,11 @@ export interface ClientToServerEvents {
   'user-list': (payload?: UserListPayload | string | Ack<UserList>, ack?: Ack<UserList>) => void
   /** STUN/TURN servers for this connection, TURN credentials included; answered through the ack. */
   'ice-servers': (payload?: Record<string, never> | Ack<IceServers>, ack?: Ack<IceServers>) => void
+  /**
+   * A fresh sign-in token for this connection, before the one it connected with expires (else the
+   * server sends TOKEN_EXPIRED and disconnects it). Verified as the handshake's; same `sub` only.
+   */
+  'refresh-token': (payload: RefreshTokenPayload | string, ack?: Ack<TokenRefreshed>) => void
 }
 
 /** Server → client. */
@@ -191,6 +206,8 @@ export interface SocketData {
   verified?: boolean
   /** The token's `sub`: a recovered session may be resumed only by the same user. */
   subject?: string
+  /** When the connection's sign-in token expires (epoch ms). */
+  tokenExpiresAt?: number
   username?: string
   roomId?: string
   camera?: boolean

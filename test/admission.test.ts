@@ -94,7 +94,7 @@ t.test('under pressure: HTTP 503 with Retry-After and new handshakes refused; ca
   t.equal(ready.statusCode, 503)
   t.equal(ready.headers['retry-after'], '7')
   t.equal((await app.inject('/health')).statusCode, 200, 'liveness is not shed')
-  t.equal((await app.inject('/metrics')).statusCode, 200, 'nor are metrics, when operators need them most')
+  t.equal((await app.metricsServer.inject('/metrics')).statusCode, 200, 'nor are metrics, when operators need them most')
   t.equal(await outcome(t, url), 'refused', 'new handshakes are refused')
   const signal = nextEvent(bob, 'signal')
   t.same(await request(alice, 'signal', { to: bob.id, signal: { candidate: 'still' } }), { success: true, ok: true })

@@ -29,7 +29,7 @@ export interface TestServer {
 }
 
 /** Settings for tests: quiet, loopback, ephemeral port; a test overrides what it exercises. */
-const TEST_ENV = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn' }
+const TEST_ENV = { HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'warn', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }
 
 export async function buildServer(t: Test, env: Record<string, string> = {}): Promise<TestServer> {
   const logs: Array<Record<string, unknown>> = []
@@ -130,7 +130,7 @@ const SERVER = new URL('../dist/server.js', import.meta.url).pathname
 export function startServerProcess(env: Record<string, string>): { child: ChildProcess; lines: Array<Record<string, unknown>>; url: Promise<string> } {
   if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npm run build\` (npm test does)`)
   const child = spawn(process.execPath, [SERVER], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...env },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const lines: Array<Record<string, unknown>> = []

@@ -12,7 +12,7 @@ function sample(text: string, name: string, labels = ''): number | undefined {
 t.test('metrics move as sockets connect, rooms form and signals flow', async (t) => {
   const { app, connect } = await buildServer(t)
   const scrape = async () => {
-    const response = await app.inject('/metrics')
+    const response = await app.metricsServer.inject('/metrics')
     t.equal(response.statusCode, 200)
     t.match(response.headers['content-type'], /text\/plain/)
     return response.body
@@ -74,14 +74,26 @@ t.test('unknown event names never become labels', async (t) => {
   const client = await connect()
   for (let i = 0; i < 20; i++) (client as unknown as { emit(e: string): void }).emit(`invented-${i}`)
   await request(client, 'user-list')
-  t.notMatch((await app.inject('/metrics')).body, /invented-/)
+  t.notMatch((await app.metricsServer.inject('/metrics')).body, /invented-/)
 })
 
 t.test('METRICS_TOKEN guards /metrics with a bearer token', async (t) => {
   const { app } = await buildServer(t, { METRICS_TOKEN: 'scrape-token-0123456789' })
-  t.equal((await app.inject('/metrics')).statusCode, 401)
-  t.equal((await app.inject({ url: '/metrics', headers: { authorization: 'Bearer wrong-token-0123456789' } })).statusCode, 401)
-  const ok = await app.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-token-0123456789' } })
+  t.equal((await app.metricsServer.inject('/metrics')).statusCode, 401)
+  t.equal((await app.metricsServer.inject({ url: '/metrics', headers: { authorization: 'Bearer wrong-token-0123456789' } })).statusCode, 401)
+  const ok = await app.metricsServer.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-token-0123456789' } })
   t.equal(ok.statusCode, 200)
   t.match(ok.body, /signaling_connected_sockets/)
+})
+
+t.test('/metrics is served on METRICS_PORT only, never on the public port', async (t) => {
+  const { app, url } = await buildServer(t)
+  t.equal((await fetch(`${url}/metrics`)).status, 404, 'the public listener does not show it')
+  const address = app.metricsServer.server.address()
+  if (address === null || typeof address === 'string') throw new Error('the metrics listener has no TCP address')
+  t.not(address.port, new URL(url).port, 'a port of its own')
+  const response = await fetch(`http://127.0.0.1:${address.port}/metrics`)
+  t.equal(response.status, 200)
+  t.match(await response.text(), /signaling_connected_sockets 0/)
+  t.equal((await fetch(`http://127.0.0.1:${address.port}/health`)).status, 404, 'and nothing else there')
 })

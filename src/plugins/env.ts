@@ -31,6 +31,8 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 100, default: 10_000 }),
   /** Failed `join-room` attempts one socket may make before joins are refused, against brute force. */
   MAX_FAILED_JOINS: Type.Integer({ minimum: 1, default: 10 }),
+  /** Rooms one connection may create per minute (that many at once, refilled over the minute). */
+  ROOMS_PER_MINUTE: Type.Integer({ minimum: 1, default: 10 }),
   /**
    * A member whose connection drops abnormally keeps its seat (and its socket id, through Socket.IO
    * connection state recovery) this long; 0 frees seats at once.
@@ -90,6 +92,13 @@ export const ConfigSchema = Type.Object({
   /** New connections one client address may open per minute; 0 = no limit. */
   HANDSHAKES_PER_IP_PER_MINUTE: Type.Integer({ minimum: 0, default: 0 }),
 
+  /** An HTTP request (headers and body) must arrive whole within this; a body that never ends is cut off. */
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
+  /** Its headers within this (at most HTTP_REQUEST_TIMEOUT_MS). */
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 10_000 }),
+  /** An idle keep-alive connection is closed after this. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 10_000 }),
+
   /** Comma-separated STUN URLs handed to clients, e.g. `stun:stun.example.org:3478`. */
   STUN_URLS: Type.String({ default: '' }),
   /** Comma-separated TURN URLs, e.g. `turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349`. */
@@ -98,7 +107,14 @@ export const ConfigSchema = Type.Object({
   TURN_SECRET: Type.Optional(Type.String({ minLength: 16 })),
   TURN_TTL_S: Type.Integer({ minimum: 60, default: 3600 }),
 
-  /** Set: `GET /metrics` needs `Authorization: Bearer <token>`. */
+  /**
+   * `GET /metrics` is served on this port only, never on PORT, so that the public listener (what the
+   * load balancer forwards) does not show it; Prometheus scrapes the instance here. 0 = any free port.
+   */
+  METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
+  /** The metrics port's listen address; HOST when unset. */
+  METRICS_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  /** Set: `GET /metrics` also needs `Authorization: Bearer <token>`. */
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
 
   /** Over any of these the instance sheds load: HTTP routes answer 503 and new handshakes are refused (0 = off). */
@@ -137,6 +153,9 @@ export default fp<EnvPluginOptions>(
     if (REDIS_URL?.startsWith('redis+cluster://') && !/\{[^}]+\}/.test(REDIS_KEY_PREFIX)) {
       // The Lua scripts touch several keys; on a cluster they must share a slot (CROSSSLOT otherwise).
       throw new Error('env/REDIS_KEY_PREFIX must contain a {hash-tag}, e.g. {signaling}:, with a redis+cluster:// REDIS_URL')
+    }
+    if (fastify.config.HTTP_HEADERS_TIMEOUT_MS > fastify.config.HTTP_REQUEST_TIMEOUT_MS) {
+      throw new Error('env/HTTP_HEADERS_TIMEOUT_MS must not be above env/HTTP_REQUEST_TIMEOUT_MS')
     }
     const { AUTH_JWT_SECRET, AUTH_JWKS_URL, TURN_URLS, TURN_SECRET } = fastify.config
     if (AUTH_JWT_SECRET && AUTH_JWKS_URL) {

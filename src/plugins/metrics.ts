@@ -1,3 +1,4 @@
+import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
@@ -6,11 +7,15 @@ export interface Metrics {
   /** One client event handled: its outcome is `ok` or the error code. */
   observeEvent(event: string, outcome: string, seconds: number): void
   signalRelayed(): void
+  /** A log line a client caused was dropped for being over its budget (see log-budget.ts). */
+  logLineSuppressed(): void
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: Metrics
+    /** The listener on METRICS_PORT that serves `GET /metrics` (tests call its `inject`). */
+    metricsServer: FastifyInstance
   }
 }
 
@@ -68,8 +73,8 @@ export function createHistogram({ name, help, labelName, buckets }: HistogramOpt
 }
 
 /**
- * Prometheus metrics at `GET /metrics` (behind METRICS_TOKEN when set). Counts are this instance's:
- * sum them across instances. On the event path: a few additions to plain numbers.
+ * Prometheus metrics at `GET /metrics` on METRICS_PORT (behind METRICS_TOKEN when set). Counts are
+ * this instance's: sum them across instances. On the event path: a few additions to plain numbers.
  */
 export default fp(
   async function metricsPlugin(fastify) {
@@ -113,6 +118,7 @@ export default fp(
     /** Events handled, by event then outcome. */
     const handled = new Map<string, Map<string, number>>()
     let relayedTotal = 0
+    let suppressedLines = 0
     new Counter({
       name: 'signaling_events_total',
       help: 'Client events handled, by event and outcome (ok or the error code)',
@@ -145,6 +151,16 @@ export default fp(
       }
     })
 
+    new Counter({
+      name: 'signaling_log_lines_suppressed_total',
+      help: 'Log lines caused by clients that were dropped for being over the per-socket or per-second budget',
+      registers: [registry],
+      collect() {
+        this.reset()
+        this.inc(suppressedLines)
+      }
+    })
+
     fastify.decorate('metrics', {
       observeEvent(event, outcome, seconds) {
         let byOutcome = handled.get(event)
@@ -154,12 +170,17 @@ export default fp(
       },
       signalRelayed() {
         relayedTotal++
+      },
+      logLineSuppressed() {
+        suppressedLines++
       }
     })
 
-    const token = fastify.config.METRICS_TOKEN
-    // Not shed under load: that is when operators most need to see what the instance is doing.
-    fastify.get('/metrics', { logLevel: 'warn', config: { pressureHandler: () => undefined } }, async (request, reply) => {
+    // Its own listener, never the public port: the load balancer forwards PORT to the internet, and
+    // these numbers (the Node version, open file descriptors, event counts) are for operators.
+    const { METRICS_TOKEN: token, METRICS_PORT, METRICS_HOST, HOST } = fastify.config
+    const metricsServer = Fastify({ loggerInstance: fastify.log.child({ listener: 'metrics' }), forceCloseConnections: true })
+    metricsServer.get('/metrics', { logLevel: 'warn' }, async (request, reply) => {
       if (token !== undefined) {
         const presented = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? ''
         if (!sameSecret(presented, token)) {
@@ -167,6 +188,16 @@ export default fp(
         }
       }
       return reply.type(registry.contentType).send(await registry.metrics())
+    })
+    metricsServer.setNotFoundHandler((_request, reply) => {
+      reply.code(404).send({ error: 'Not Found' })
+    })
+    fastify.decorate('metricsServer', metricsServer)
+    fastify.addHook('onReady', async () => {
+      await metricsServer.listen({ port: METRICS_PORT, host: METRICS_HOST ?? HOST, listenTextResolver: (address) => `metrics served at /metrics on port ${new URL(address).port}` })
+    })
+    fastify.addHook('onClose', async () => {
+      await metricsServer.close()
     })
   },
   { name: 'metrics', dependencies: ['env'] }

@@ -5,6 +5,8 @@ import fastifySocketIOModule from 'fastify-socket.io'
 import { randomUUID } from 'node:crypto'
 import type { ServerOptions } from 'socket.io'
 import { createEventRouter, type EventRouter, type SignalingServer, type SignalingSocket } from '../events/event-router.js'
+import { createJsonOnlyParser } from '../events/json-only-parser.js'
+import { displayNames } from '../events/username.js'
 import { ERROR_MESSAGES } from '../protocol.js'
 import { createMemoryRoomStore } from '../rooms/memory-room-store.js'
 import { connectRedis } from '../rooms/redis-connection.js'
@@ -116,14 +118,15 @@ async function createRedisBackend(fastify: FastifyInstance, url: string, router:
  * their place (the room filled up or emptied meanwhile).
  */
 async function reseatLocalMembers(fastify: FastifyInstance, router: EventRouter): Promise<void> {
+  const capacity = fastify.config.MAX_USERS_PER_ROOM
   for (const session of router.sessions()) {
     const { socket } = session
-    const { roomId, username, camera = true, mic = true } = socket.data
+    const { roomId, username, camera = true, mic = true, subject } = socket.data
     if (!socket.connected || roomId === undefined || username === undefined) continue
-    const member = { id: socket.id, username, camera, mic }
-    const outcome = await fastify.rooms.join(roomId, member, session.conn, socket.data.subject)
+    const request = { id: socket.id, camera, mic, name: username, names: displayNames(username, capacity), conn: session.conn, subject }
+    const outcome = await fastify.rooms.join(roomId, request)
     if (outcome.status === 'joined') {
-      fastify.io.to(roomId).except(socket.id).emit('user-joined', member)
+      fastify.io.to(roomId).except(socket.id).emit('user-joined', outcome.member)
     } else {
       socket.data.roomId = undefined
       await socket.leave(roomId)
@@ -156,7 +159,7 @@ export default fp(
   async function socketPlugin(fastify) {
     const { config } = fastify
     const router = createEventRouter({
-      log: fastify.log,
+      logBudget: fastify.clientLog,
       observe: fastify.metrics.observeEvent,
       rateLimit: {
         burst: config.RATE_LIMIT_BURST,
@@ -167,8 +170,6 @@ export default fp(
     })
     const backend = config.REDIS_URL ? await createRedisBackend(fastify, config.REDIS_URL, router) : createMemoryBackend(fastify)
     const graceMs = config.RECONNECT_GRACE_MS
-    /** Set once shutdown starts moving sockets off: new handshakes should go to another instance. */
-    let closing = false
 
     await fastify.register(fastifySocketIO, {
       serveClient: false,
@@ -183,12 +184,9 @@ export default fp(
         graceMs > 0
           ? { maxDisconnectionDuration: graceMs, skipMiddlewares: !config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL }
           : undefined,
-      allowRequest: (request, callback) => {
-        const refusal = closing ? 'shutting down' : fastify.admission.refuse(request)
-        if (refusal !== undefined) fastify.log.debug({ refusal }, 'handshake refused')
-        callback(refusal ?? null, refusal === undefined)
-      },
       maxHttpBufferSize: config.MAX_MESSAGE_BYTES,
+      // No client packet may carry binary: refused at its header, its attachments never kept.
+      parser: createJsonOnlyParser({ maxMessageBytes: config.MAX_MESSAGE_BYTES }),
       pingInterval: config.PING_INTERVAL_MS,
       pingTimeout: config.PING_TIMEOUT_MS,
       // @fastify/cors never sees Socket.IO's requests, so they get the same origins here.
@@ -197,7 +195,6 @@ export default fp(
       // socket's clean-up; wait for it so the store is consistent before it closes.
       // (its types declare `done` as a bare `Function`.)
       preClose: (done: Function) => {
-        closing = true
         if (graceMs > 0) {
           // Close the transports, as a network drop would: clients reconnect (to another instance,
           // through the load balancer) and are recovered there within the grace window.
@@ -217,7 +214,8 @@ export default fp(
     fastify.decorate('rooms', backend.rooms)
     fastify.decorate('socketEvents', router)
 
-    fastify.admission.watch(fastify.io.engine)
+    // Origins, load, draining and per-address limits, on every HTTP request engine.io handles.
+    fastify.admission.attach(fastify.io.engine)
 
     // One socket per connection: Socket.IO would let a client open several on one engine
     // connection, each with its own rate limit and failed-join budget, past the per-address cap.
@@ -240,10 +238,10 @@ export default fp(
       router.attach(socket)
       const pid = (socket as unknown as { pid?: string }).pid
       if (pid !== undefined) byPid.set(pid, socket)
-      fastify.log.debug({ socketId: socket.id }, 'socket connected')
+      fastify.clientLog.log(socket.id, 'debug', { socketId: socket.id }, 'socket connected')
       socket.on('disconnect', (reason) => {
         if (pid !== undefined && byPid.get(pid) === socket) byPid.delete(pid)
-        fastify.log.debug({ socketId: socket.id, reason }, 'socket disconnected')
+        fastify.clientLog.log(socket.id, 'debug', { socketId: socket.id, reason }, 'socket disconnected')
       })
     })
 
@@ -283,5 +281,5 @@ export default fp(
       await backend.close()
     })
   },
-  { name: 'socket', dependencies: ['env', 'health', 'admission', 'metrics'] }
+  { name: 'socket', dependencies: ['env', 'health', 'admission', 'metrics', 'client-log'] }
 )
