@@ -3,6 +3,8 @@ import helmet from '@fastify/helmet'
 import iceServerEvents from './events/ice-servers.js'
 import mediaStatusEvents from './events/media-status.js'
 import roomEvents from './events/room.js'
+import recoveryPlugin from './recovery/recovery-plugin.js'
+import seatGraceEvents from './recovery/seat-grace.js'
 import signInEvents from './events/sign-in.js'
 import signalEvents from './events/signal.js'
 import userListEvents from './events/user-list.js'
@@ -17,6 +19,8 @@ import httpLimitsPlugin from './plugins/http-limits.js'
 import icePlugin from './plugins/ice.js'
 import metricsPlugin from './plugins/metrics.js'
 import pressurePlugin from './plugins/pressure.js'
+import roomStorePlugin from './plugins/room-store.js'
+import socketGuardPlugin from './plugins/socket-guard.js'
 import socketPlugin from './plugins/socket.js'
 
 export type AppOptions = EnvPluginOptions
@@ -40,7 +44,10 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await fastify.register(clientLogPlugin)
   await fastify.register(icePlugin)
   await fastify.register(admissionPlugin)
+  await fastify.register(roomStorePlugin)
+  await fastify.register(recoveryPlugin)
   await fastify.register(socketPlugin)
+  await fastify.register(socketGuardPlugin)
   await fastify.register(authPlugin)
   await fastify.register(demoPagePlugin)
 
@@ -51,6 +58,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
 
   // Each event group is its own encapsulated plugin, registered after the socket plugin it uses.
   await fastify.register(roomEvents)
+  await fastify.register(seatGraceEvents)
   await fastify.register(signalEvents)
   await fastify.register(mediaStatusEvents)
   await fastify.register(userListEvents)

@@ -19,6 +19,7 @@ async function startRouter(t: Test, observe?: (event: string, outcome: string) =
   const lines: Array<Record<string, unknown>> = []
   const log = pino(new Writable({ write: (chunk, _encoding, done) => done(void lines.push(JSON.parse(String(chunk)))) }))
   const router = createEventRouter({
+    sendError: (socketId, message) => io.to(socketId).emit('error', message),
     logBudget: createLogBudget({ log, windowMs: 1000 }),
     observe,
     rateLimit: { burst: 100, perSecond: 100, maxRefusals: 100, windowMs: 1000 }
@@ -107,5 +108,5 @@ t.test('a task queued from inside a running one waits for it: a handler that dis
   await cleanUp
   t.same(ran, ['handler', 'disconnect clean-up'])
   await new Promise((resolve) => setImmediate(resolve))
-  t.equal(router.session(id), undefined, 'and the session is forgotten once idle')
+  t.equal(router.served(id), undefined, 'and the session is forgotten once idle')
 })

@@ -6,7 +6,7 @@ import { once } from 'node:events'
 import { SessionAwareAdapter } from 'socket.io-adapter'
 import { io } from 'socket.io-client'
 import t, { type Test } from 'tap'
-import { packetRetentionMs } from '../src/plugins/recovery-keepalive.js'
+import { packetRetentionMs } from '../src/recovery/keepalive.js'
 import {
   buildServer,
   collect,

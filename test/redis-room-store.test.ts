@@ -18,8 +18,6 @@ roomStoreContract(t, async (t, capacity) => {
     instanceTimeoutMs: 3000,
     roomTtlSeconds: 60,
     isServedHere: () => true,
-    onEvicted: () => {},
-    onReaped: () => {},
     onError: (error) => t.error(error)
   })
   t.teardown(async () => {
@@ -36,8 +34,7 @@ t.test('room and seat keys carry TTLs', async (t) => {
   const instanceId = randomUUID()
   const store = createRedisRoomStore({
     redis: client, prefix: redis.prefix, instanceId, capacity: 4, heartbeatMs: 1000, instanceTimeoutMs: 3000,
-    roomTtlSeconds: 120, isServedHere: () => true, onEvicted: () => {},
-    onReaped: () => {}, onError: (error) => t.error(error)
+    roomTtlSeconds: 120, isServedHere: () => true, onError: (error) => t.error(error)
   })
   t.teardown(async () => {
     await store.close()

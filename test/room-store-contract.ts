@@ -19,7 +19,7 @@ export const seat = (id: string, name = id, subject?: string): SeatRequest => ({
   mic: true,
   name,
   names: displayNames(name, 16),
-  conn: `conn-${id}`,
+  connectionId: `conn-${id}`,
   subject
 })
 

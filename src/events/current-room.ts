@@ -1,4 +1,6 @@
+import { ERROR_MESSAGES } from '../protocol.js'
 import { normaliseRoomId } from '../rooms/room-id.js'
+import type { Announcer } from './announce.js'
 import type { SignalingSocket } from './event-router.js'
 import { SignalingError } from './signaling-error.js'
 
@@ -13,4 +15,16 @@ export function currentRoom(socket: SignalingSocket, claimedRoomId?: string): st
     throw new SignalingError('NOT_IN_ROOM')
   }
   return roomId
+}
+
+/** The socket is no longer in its room: its data and its Socket.IO room say so. */
+export async function forgetRoom(socket: SignalingSocket, roomId: string): Promise<void> {
+  socket.data.roomId = undefined
+  await socket.leave(roomId)
+}
+
+/** The socket's seat is gone while it thought it held one (its grace ran out, or it was taken): tell it. */
+export async function loseSeat(socket: SignalingSocket, roomId: string, announce: Announcer): Promise<void> {
+  await forgetRoom(socket, roomId)
+  announce.error(socket.id, ERROR_MESSAGES.SEAT_LOST)
 }

@@ -25,11 +25,14 @@ export type SignalingSocket = Socket<ClientToServerEvents, ServerToClientEvents,
 type AckData<E extends ClientEventName> =
   Extract<Parameters<ClientToServerEvents[E]>[number], Ack<never>> extends Ack<infer T> ? T : object
 
-/** Per-connection state that must not travel with `socket.data` (it is not serialisable). */
-export interface Session {
+/**
+ * A socket this process serves, with what must not travel with `socket.data` (it is not
+ * serialisable): a recovered socket keeps its id and data but is a new ServedSocket.
+ */
+export interface ServedSocket {
   readonly socket: SignalingSocket
-  /** Names this connection; a recovered socket keeps its id but gets a new one. */
-  readonly conn: string
+  /** Names this connection (not engine.io's `socket.conn`); a recovered socket keeps its id but gets a new one. */
+  readonly connectionId: string
   failedJoins: number
   /** Settles when every event received so far has been handled. */
   readonly idle: Promise<void>
@@ -37,7 +40,7 @@ export interface Session {
 
 export interface EventContext<E extends ClientEventName> {
   readonly socket: SignalingSocket
-  readonly session: Session
+  readonly served: ServedSocket
   /** Acknowledges success; a handler calls it after acting and before broadcasting. */
   ok(data: AckData<E>): void
 }
@@ -54,6 +57,8 @@ export interface EventDefinition<E extends ClientEventName, S extends TSchema> {
 }
 
 export interface EventRouterOptions {
+  /** Sends the `error` event, for a failure whose event had no callback (see announce.ts). */
+  sendError: (socketId: string, message: string) => void
   /** What clients cause to be logged goes through it, so that no client can flood the log. */
   logBudget: LogBudget
   /** Told of every handled event: its outcome (`ok` or the error code) and how long it took. */
@@ -65,17 +70,14 @@ export interface EventRouter {
   /** Registers the handler of one client event; each event group plugin calls this. */
   on<E extends ClientEventName, S extends TSchema>(event: E, definition: EventDefinition<E, S>): void
   /** Runs when a socket connects (or is recovered), before any of its events. */
-  onConnect(handler: (session: Session) => Promise<void>): void
+  onConnect(handler: (served: ServedSocket) => Promise<void>): void
   /** Runs when a socket disconnects, after every event it sent before has been handled. */
-  onDisconnect(handler: (session: Session, reason: string) => Promise<void>): void
+  onDisconnect(handler: (served: ServedSocket, reason: string) => Promise<void>): void
   /** Wires a freshly connected socket to the registered handlers. */
-  attach(socket: SignalingSocket): Session
-  /**
-   * The session of a socket this process serves: connected, or disconnected with its clean-up
-   * still running.
-   */
-  session(socketId: string): Session | undefined
-  sessions(): IterableIterator<Session>
+  attach(socket: SignalingSocket): ServedSocket
+  /** A socket this process serves: connected, or disconnected with its clean-up still running. */
+  served(socketId: string): ServedSocket | undefined
+  servedSockets(): IterableIterator<ServedSocket>
 }
 
 interface CompiledDefinition {
@@ -90,17 +92,15 @@ interface CompiledDefinition {
  * the order they were sent even when the store is remote. Failures reach the client exactly once:
  * through the ack when there is one, else as the seed's `error` event with the plain message.
  */
-export function createEventRouter({ logBudget, rateLimit, observe = () => {} }: EventRouterOptions): EventRouter {
+export function createEventRouter({ sendError, logBudget, rateLimit, observe = () => {} }: EventRouterOptions): EventRouter {
   const definitions = new Map<string, CompiledDefinition>()
-  const sessions = new Map<string, Session>()
-  const connectHandlers: Array<(session: Session) => Promise<void>> = []
-  const disconnectHandlers: Array<(session: Session, reason: string) => Promise<void>> = []
+  const servedSockets = new Map<string, ServedSocket>()
+  const connectHandlers: Array<(served: ServedSocket) => Promise<void>> = []
+  const disconnectHandlers: Array<(served: ServedSocket, reason: string) => Promise<void>> = []
 
   function reply(socket: SignalingSocket, ack: Ack | undefined, result: AckResult): void {
     if (ack !== undefined) ack(result)
-    // Via the adapter (see room.ts, `room-id`): a string sent with socket.emit would become the
-    // client's recovery offset.
-    else if (!result.success) socket.nsp.to(socket.id).emit('error', result.error)
+    else if (!result.success) sendError(socket.id, result.error)
   }
 
   /** Answers a failed event; returns the code sent. */
@@ -128,12 +128,12 @@ export function createEventRouter({ logBudget, rateLimit, observe = () => {} }: 
       })
     },
 
-    session(socketId) {
-      return sessions.get(socketId)
+    served(socketId) {
+      return servedSockets.get(socketId)
     },
 
-    sessions() {
-      return sessions.values()
+    servedSockets() {
+      return servedSockets.values()
     },
 
     onConnect(handler) {
@@ -145,15 +145,15 @@ export function createEventRouter({ logBudget, rateLimit, observe = () => {} }: 
     },
 
     attach(socket) {
-      const session: Session = {
+      const served: ServedSocket = {
         socket,
-        conn: randomUUID(),
+        connectionId: randomUUID(),
         failedJoins: 0,
         get idle() {
           return tasks.idle()
         }
       }
-      sessions.set(socket.id, session)
+      servedSockets.set(socket.id, served)
       const bucket = createTokenBucket(rateLimit.burst, rateLimit.perSecond)
       let refusals = 0
       let windowStart = Date.now()
@@ -213,7 +213,7 @@ export function createEventRouter({ logBudget, rateLimit, observe = () => {} }: 
           let acked = false
           const ctx: EventContext<ClientEventName> = {
             socket,
-            session,
+            served,
             ok(data) {
               acked = true
               reply(socket, ack, { success: true, ok: true, ...data })
@@ -243,13 +243,13 @@ export function createEventRouter({ logBudget, rateLimit, observe = () => {} }: 
       })
 
       const runAll = async <A extends unknown[]>(
-        handlers: Array<(session: Session, ...args: A) => Promise<void>>,
+        handlers: Array<(served: ServedSocket, ...args: A) => Promise<void>>,
         what: string,
         ...args: A
       ): Promise<void> => {
         for (const handler of handlers) {
           try {
-            await handler(session, ...args)
+            await handler(served, ...args)
           } catch (error) {
             logBudget.log(socket.id, 'error', { err: error, socketId: socket.id }, `${what} failed`)
           }
@@ -260,16 +260,16 @@ export function createEventRouter({ logBudget, rateLimit, observe = () => {} }: 
       tasks.pushSoon(() => runAll(connectHandlers, 'connect handling'))
       socket.on('disconnect', (reason) => {
         tasks.pushSoon(() => runAll(disconnectHandlers, 'disconnect clean-up', reason))
-        session.idle.then(() => {
-          // A recovered socket may already have a new session under the same id.
-          if (sessions.get(socket.id) === session) {
-            sessions.delete(socket.id)
+        served.idle.then(() => {
+          // A recovered socket may already be served again under the same id.
+          if (servedSockets.get(socket.id) === served) {
+            servedSockets.delete(socket.id)
             logBudget.forget(socket.id)
           }
         })
       })
 
-      return session
+      return served
     }
   }
 }

@@ -7,7 +7,7 @@ import { currentRoom } from './current-room.js'
  * `room-joined` (the seed never told late joiners), and stamps the sender's real id on the relay.
  */
 export default async function mediaStatusEvents(fastify: FastifyInstance): Promise<void> {
-  const { rooms, socketEvents } = fastify
+  const { rooms, socketEvents, announce } = fastify
 
   socketEvents.on('camera-mic-status', {
     schema: MediaStatusPayload,
@@ -18,7 +18,7 @@ export default async function mediaStatusEvents(fastify: FastifyInstance): Promi
       socket.data.mic = mic
       const status = { id: socket.id, camera, mic }
       ok(status)
-      socket.to(roomId).emit('camera-mic-status', status)
+      announce.mediaStatus(roomId, status)
     }
   })
 }

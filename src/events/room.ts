@@ -1,26 +1,12 @@
 import type { FastifyInstance } from 'fastify'
-import { CreateRoomPayload, ERROR_MESSAGES, JoinRoomPayload, LeaveRoomPayload, RegisterUsernamePayload } from '../protocol.js'
+import { CreateRoomPayload, JoinRoomPayload, LeaveRoomPayload, RegisterUsernamePayload } from '../protocol.js'
 import { normaliseRoomId } from '../rooms/room-id.js'
 import type { SeatRequest } from '../rooms/room-store.js'
-import { currentRoom } from './current-room.js'
-import type { EventDefinition, Session, SignalingSocket } from './event-router.js'
+import { currentRoom, forgetRoom, loseSeat } from './current-room.js'
+import type { EventDefinition, ServedSocket, SignalingSocket } from './event-router.js'
 import { SignalingError } from './signaling-error.js'
 import { createTokenBucket, type TokenBucket } from './token-bucket.js'
 import { displayNames, normaliseUsername } from './username.js'
-
-/**
- * The disconnect reasons Socket.IO keeps a recovery session for (`RECOVERABLE_DISCONNECT_REASONS`
- * in socket.io's socket.js): the network or the server went away, the client did not choose to
- * leave. Only these are graced.
- */
-const RECOVERABLE_REASONS = new Set([
-  'transport error',
-  'transport close',
-  'forced close',
-  'ping timeout',
-  'server shutting down',
-  'forced server close'
-])
 
 /**
  * The username an event asks for, or the one already registered. A name from a verified sign-in
@@ -33,15 +19,14 @@ function requestedUsername(socket: SignalingSocket, requested: string | undefine
 
 /** Room lifecycle: usernames, creating, joining and leaving rooms, and leaving on disconnect. */
 export default async function roomEvents(fastify: FastifyInstance): Promise<void> {
-  const { rooms, socketEvents, config } = fastify
-  const graceMs = config.RECONNECT_GRACE_MS
+  const { rooms, socketEvents, config, recovery, announce } = fastify
   /** Rooms each connection may still create: a few at once, then ROOMS_PER_MINUTE. */
-  const roomBudgets = new WeakMap<Session, TokenBucket>()
+  const roomBudgets = new WeakMap<ServedSocket, TokenBucket>()
 
   /** A new seat starts with camera and microphone on, as the seed's frontends start a call. */
-  function seatRequest(socket: SignalingSocket, session: Session, name: string): SeatRequest {
+  function seatRequest({ socket, connectionId }: ServedSocket, name: string, media = { camera: true, mic: true }): SeatRequest {
     const names = displayNames(name, config.MAX_USERS_PER_ROOM)
-    return { id: socket.id, camera: true, mic: true, name, names, conn: session.conn, subject: socket.data.subject }
+    return { id: socket.id, ...media, name, names, connectionId, subject: socket.data.subject }
   }
 
   /**
@@ -50,8 +35,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
    */
   async function leave(socket: SignalingSocket, roomId: string): Promise<boolean> {
     const { left } = await rooms.leave(roomId, socket.id)
-    socket.data.roomId = undefined
-    await socket.leave(roomId)
+    await forgetRoom(socket, roomId)
     return left
   }
 
@@ -70,43 +54,38 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
 
   socketEvents.on('create-room', {
     schema: CreateRoomPayload,
-    async handle({ socket, session, ok }, payload) {
+    async handle({ socket, served, ok }, payload) {
       const username = requestedUsername(socket, payload.username)
       if (socket.data.roomId !== undefined) throw new SignalingError('ALREADY_IN_ROOM')
       if (username === undefined) throw new SignalingError('USERNAME_REQUIRED')
-      let budget = roomBudgets.get(session)
-      if (budget === undefined) roomBudgets.set(session, (budget = createTokenBucket(config.ROOMS_PER_MINUTE, config.ROOMS_PER_MINUTE / 60)))
+      let budget = roomBudgets.get(served)
+      if (budget === undefined) roomBudgets.set(served, (budget = createTokenBucket(config.ROOMS_PER_MINUTE, config.ROOMS_PER_MINUTE / 60)))
       if (!budget.take()) throw new SignalingError('TOO_MANY_ROOMS')
 
-      const { roomId, member } = await rooms.create(seatRequest(socket, session, username))
+      const { roomId, member } = await rooms.create(seatRequest(served, username))
       Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
       await socket.join(roomId)
 
       const ice = fastify.iceServers.forSocket(socket.id)
       const joined = { roomId, users: [member], iceServers: ice.iceServers, iceServersExpireAt: ice.expiresAt }
       ok(joined)
-      // Through the adapter, not socket.emit: with recovery on, a client takes the last string
-      // argument of every event as its recovery offset, and only adapter broadcasts append a real
-      // one. A bare `room-id` string would become the client's offset and spoil its next recovery.
-      const self = fastify.io.to(socket.id)
-      self.emit('room-id', roomId)
-      self.emit('room-joined', joined)
+      announce.roomCreated(socket.id, joined)
     }
   })
 
   socketEvents.on('join-room', {
     schema: JoinRoomPayload,
     fromBare: (roomId) => ({ roomId }),
-    async handle({ socket, session, ok }, payload) {
+    async handle({ socket, served, ok }, payload) {
       const username = requestedUsername(socket, payload.username)
       if (socket.data.roomId !== undefined) throw new SignalingError('ALREADY_IN_ROOM')
       if (username === undefined) throw new SignalingError('USERNAME_REQUIRED')
-      if (session.failedJoins >= config.MAX_FAILED_JOINS) throw new SignalingError('TOO_MANY_FAILED_JOINS')
+      if (served.failedJoins >= config.MAX_FAILED_JOINS) throw new SignalingError('TOO_MANY_FAILED_JOINS')
 
       const roomId = normaliseRoomId(payload.roomId)
-      const outcome = roomId === undefined ? { status: 'not-found' as const } : await rooms.join(roomId, seatRequest(socket, session, username))
+      const outcome = roomId === undefined ? { status: 'not-found' as const } : await rooms.join(roomId, seatRequest(served, username))
       if (outcome.status === 'not-found') {
-        session.failedJoins++
+        served.failedJoins++
         throw new SignalingError('ROOM_NOT_FOUND')
       }
       if (outcome.status === 'full') throw new SignalingError('ROOM_FULL')
@@ -123,13 +102,12 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
         iceServersExpireAt: ice.expiresAt
       }
       ok(joined)
-      // Through the adapter so it carries a recovery offset: from its first moment in a room the
-      // member can be recovered (see create-room).
-      fastify.io.to(socket.id).emit('room-joined', joined)
+      // Carrying a recovery offset: from its first moment in a room the member can be recovered.
+      announce.roomJoined(socket.id, joined)
       // A reload: this connection took over the same person's away seat. The others drop the old
       // peer before they meet the new one; a late recovery of the old connection gets SEAT_LOST.
-      if (outcome.replaced !== undefined) socket.to(joined.roomId).emit('user-left', outcome.replaced)
-      socket.to(joined.roomId).emit('user-joined', member)
+      if (outcome.replaced !== undefined) announce.userLeft(joined.roomId, outcome.replaced, socket.id)
+      announce.userJoined(joined.roomId, member)
     }
   })
 
@@ -146,49 +124,41 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       const roomId = currentRoom(socket, payload.roomId)
       const left = await leave(socket, roomId)
       ok({ roomId })
-      if (left) fastify.io.to(roomId).emit('user-left', socket.id)
+      if (left) announce.userLeft(roomId, socket.id)
     }
   }
   socketEvents.on('leave-room', leaveRoom)
   socketEvents.on('LeaveRoom', leaveRoom)
 
-  socketEvents.onDisconnect(async ({ socket, conn }, reason) => {
+  // A disconnect frees the seat, unless recovery keeps it for the grace window (seat-grace.ts).
+  socketEvents.onDisconnect(async ({ socket }, reason) => {
     const roomId = socket.data.roomId
-    if (roomId === undefined) return
-    if (graceMs > 0 && RECOVERABLE_REASONS.has(reason)) {
-      // Keep the seat: the client is likely reconnecting, and its media may still be flowing.
-      if (await rooms.markAway(roomId, socket.id, conn, Date.now() + graceMs)) {
-        fastify.io.to(roomId).except(socket.id).emit('user-away', { id: socket.id })
-      }
-      return
-    }
-    if (await leave(socket, roomId)) fastify.io.to(roomId).emit('user-left', socket.id)
+    if (roomId === undefined || recovery.keepsSeat(reason)) return
+    if (await leave(socket, roomId)) announce.userLeft(roomId, socket.id)
   })
 
-  // A recovered socket comes back with its id, rooms and socket.data: reclaim the kept seat.
-  socketEvents.onConnect(async ({ socket, conn }) => {
-    const roomId = socket.data.roomId
-    if (!socket.recovered || roomId === undefined) return
-    if (await rooms.markBack(roomId, socket.id, conn)) {
-      socket.to(roomId).emit('user-back', { id: socket.id })
-      return
-    }
-    socket.data.roomId = undefined
-    await socket.leave(roomId)
-    fastify.io.to(socket.id).emit('error', ERROR_MESSAGES.SEAT_LOST)
+  // The shared store freed a seat by itself (a dead instance's, or one whose leave failed).
+  rooms.on('evicted', ({ roomId, memberId }) => {
+    fastify.log.info('freed a seat left behind by a dead instance or a missed leave')
+    announce.userLeft(roomId, memberId)
   })
 
-  if (graceMs > 0) {
-    // Any instance may free a seat whose grace ran out; the store makes sure only one reports it.
-    const sweep = setInterval(() => {
-      rooms.expireAway(Date.now()).then(
-        (freed) => {
-          for (const { roomId, memberId } of freed) fastify.io.to(roomId).emit('user-left', memberId)
-        },
-        (err: unknown) => fastify.log.warn({ err }, 'expiring away members failed')
-      )
-    }, Math.min(1000, Math.ceil(graceMs / 4)))
-    sweep.unref()
-    fastify.addHook('onClose', async () => clearInterval(sweep))
+  // The other instances took this one for dead and freed its seats, while its sockets are still
+  // connected and think they are in their rooms: seat them again, or tell them they lost their
+  // place (the room filled up or emptied meanwhile).
+  rooms.on('reaped', () => {
+    fastify.log.warn('the other instances took this one for dead and freed its seats; re-seating its members')
+    reseatServedMembers().catch((err: unknown) => fastify.log.error({ err }, 're-seating failed'))
+  })
+
+  async function reseatServedMembers(): Promise<void> {
+    for (const served of socketEvents.servedSockets()) {
+      const { socket } = served
+      const { roomId, username, camera = true, mic = true } = socket.data
+      if (!socket.connected || roomId === undefined || username === undefined) continue
+      const outcome = await rooms.join(roomId, seatRequest(served, username, { camera, mic }))
+      if (outcome.status === 'joined') announce.userJoined(roomId, outcome.member)
+      else await loseSeat(socket, roomId, announce)
+    }
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { ERROR_MESSAGES, RefreshTokenPayload } from '../protocol.js'
-import type { Session } from './event-router.js'
+import type { ServedSocket } from './event-router.js'
 import { SignalingError } from './signaling-error.js'
 
 /** setTimeout's longest delay (about 24.8 days); a later expiry is rechecked then. */
@@ -13,28 +13,28 @@ const LONGEST_TIMER_MS = 2 ** 31 - 1
  */
 export default async function signInEvents(fastify: FastifyInstance): Promise<void> {
   const { socketEvents, signIn } = fastify
-  const expiries = new Map<Session, NodeJS.Timeout>()
+  const expiries = new Map<ServedSocket, NodeJS.Timeout>()
 
-  function schedule(session: Session): void {
-    clearTimeout(expiries.get(session))
-    const { socket } = session
+  function schedule(served: ServedSocket): void {
+    clearTimeout(expiries.get(served))
+    const { socket } = served
     const expiresAt = socket.data.tokenExpiresAt
     if (expiresAt === undefined) return
     const timer = setTimeout(() => {
-      if (Date.now() < expiresAt) return schedule(session)
-      expiries.delete(session)
-      // Through the adapter (see room.ts, `room-id`), then for good: the seat is freed.
-      fastify.io.to(socket.id).emit('error', ERROR_MESSAGES.TOKEN_EXPIRED)
+      if (Date.now() < expiresAt) return schedule(served)
+      expiries.delete(served)
+      // Then for good: the seat is freed.
+      fastify.announce.error(socket.id, ERROR_MESSAGES.TOKEN_EXPIRED)
       socket.disconnect(true)
     }, Math.min(LONGEST_TIMER_MS, Math.max(0, expiresAt - Date.now())))
     timer.unref()
-    expiries.set(session, timer)
+    expiries.set(served, timer)
   }
 
   socketEvents.on('refresh-token', {
     schema: RefreshTokenPayload,
     fromBare: (token) => ({ token }),
-    async handle({ socket, session, ok }, { token }) {
+    async handle({ socket, served, ok }, { token }) {
       if (!signIn.required) {
         ok({ expiresAt: null })
         return
@@ -42,15 +42,15 @@ export default async function signInEvents(fastify: FastifyInstance): Promise<vo
       const fresh = await signIn.verify(token).catch(() => undefined)
       if (fresh === undefined || fresh.subject !== socket.data.subject) throw new SignalingError('INVALID_TOKEN')
       socket.data.tokenExpiresAt = fresh.expiresAt
-      schedule(session)
+      schedule(served)
       ok({ expiresAt: fresh.expiresAt })
     }
   })
 
   if (!signIn.required) return
-  socketEvents.onConnect(async (session) => schedule(session))
-  socketEvents.onDisconnect(async (session) => {
-    clearTimeout(expiries.get(session))
-    expiries.delete(session)
+  socketEvents.onConnect(async (served) => schedule(served))
+  socketEvents.onDisconnect(async (served) => {
+    clearTimeout(expiries.get(served))
+    expiries.delete(served)
   })
 }

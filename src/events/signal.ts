@@ -10,7 +10,7 @@ import { SignalingError } from './signaling-error.js'
  * SDP into someone else's call.
  */
 export default async function signalEvents(fastify: FastifyInstance): Promise<void> {
-  const { rooms, socketEvents, config, metrics } = fastify
+  const { rooms, socketEvents, config, metrics, announce } = fastify
 
   /**
    * The size check, then the ack, then the relay. A plain function: no closure per signal. The size
@@ -19,7 +19,7 @@ export default async function signalEvents(fastify: FastifyInstance): Promise<vo
   function relay(ok: (data: object) => void, from: string, to: string, signal: SignalPayload['signal']): void {
     if (!fitsJson(signal, config.MAX_SIGNAL_BYTES)) throw new SignalingError('PAYLOAD_TOO_LARGE')
     ok({})
-    fastify.io.to(to).emit('signal', { from, signal })
+    announce.signal(to, { from, signal })
     metrics.signalRelayed()
   }
 

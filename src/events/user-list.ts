@@ -4,7 +4,7 @@ import { currentRoom } from './current-room.js'
 
 /** Who is in the caller's own room; the seed listed any room's usernames to anyone. */
 export default async function userListEvents(fastify: FastifyInstance): Promise<void> {
-  const { rooms, socketEvents } = fastify
+  const { rooms, socketEvents, announce } = fastify
 
   socketEvents.on('user-list', {
     schema: UserListPayload,
@@ -13,7 +13,7 @@ export default async function userListEvents(fastify: FastifyInstance): Promise<
       const roomId = currentRoom(socket, payload.roomId)
       const users = (await rooms.members(roomId)) ?? []
       ok({ users })
-      socket.emit('user-list', users)
+      announce.userList(socket.id, users)
     }
   })
 }

@@ -15,7 +15,7 @@ interface Seat extends Member {
   /** The name asked for, and the lookalike key of the one shown (`username`). */
   name: string
   key: string
-  conn: string
+  connectionId: string
   subject?: string
   /** Set while the member's connection is away: the epoch ms its seat is kept until. */
   awayUntil?: number
@@ -37,8 +37,8 @@ export function createMemoryRoomStore({ capacity }: RoomStoreOptions): RoomStore
   const seat = (roomId: string, request: SeatRequest, others: Iterable<Seat>): Seat => {
     const taken = new Set([...others].map((other) => other.key))
     const { username, key } = firstFreeName(request.names, taken)
-    const { id, camera, mic, name, conn, subject } = request
-    const created: Seat = { id, username, camera, mic, name, key, conn, subject }
+    const { id, camera, mic, name, connectionId, subject } = request
+    const created: Seat = { id, username, camera, mic, name, key, connectionId, subject }
     roomOf.set(created, roomId)
     return created
   }
@@ -121,18 +121,18 @@ export function createMemoryRoomStore({ capacity }: RoomStoreOptions): RoomStore
       return chosen.username
     },
 
-    async markAway(roomId, memberId, conn, deadline) {
+    async markAway(roomId, memberId, connectionId, deadline) {
       const held = rooms.get(roomId)?.get(memberId)
-      if (held === undefined || held.conn !== conn) return false
+      if (held === undefined || held.connectionId !== connectionId) return false
       held.awayUntil = deadline
       away.add(held)
       return true
     },
 
-    async markBack(roomId, memberId, conn) {
+    async markBack(roomId, memberId, connectionId) {
       const held = rooms.get(roomId)?.get(memberId)
       if (held === undefined) return false
-      held.conn = conn
+      held.connectionId = connectionId
       held.awayUntil = undefined
       away.delete(held)
       return true
@@ -147,6 +147,10 @@ export function createMemoryRoomStore({ capacity }: RoomStoreOptions): RoomStore
         freed.push({ roomId, memberId: held.id })
       }
       return freed
+    },
+
+    on() {
+      // One process: no other instance frees seats or takes this one for dead.
     },
 
     async close() {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import type { Member } from '../protocol.js'
 import type { RedisClient } from './redis-connection.js'
 import { createRoomId } from './room-id.js'
@@ -16,7 +17,7 @@ import {
 
 /**
  * Key layout, every key under `prefix`:
- *   room:<roomId>       hash  memberId → JSON { id, username, key, name, camera, mic, seq, instance, conn, subject?,
+ *   room:<roomId>       hash  memberId → JSON { id, username, key, name, camera, mic, seq, instance, connectionId, subject?,
  *                       away? } (username: the name shown; key: what it looks like; name: the one asked for)
  *                       (exists exactly while the room has members; TTL refreshed on each write)
  *   seats:<instanceId>  set   "<roomId>\n<memberId>" for every seat held by that instance's sockets
@@ -162,7 +163,7 @@ const MARK_AWAY = createScript(`
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 if not value then return 0 end
 local member = cjson.decode(value)
-if member.conn ~= ARGV[2] then return 0 end
+if member.connectionId ~= ARGV[2] then return 0 end
 redis.call('SREM', ARGV[4] .. 'seats:' .. member.instance, ARGV[5])
 member.instance = ''
 member.away = tonumber(ARGV[3])
@@ -181,7 +182,7 @@ if member.instance ~= '' and member.instance ~= ARGV[3] then
   redis.call('SREM', ARGV[6] .. 'seats:' .. member.instance, ARGV[4])
 end
 member.away = nil
-member.conn = ARGV[2]
+member.connectionId = ARGV[2]
 member.instance = ARGV[3]
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(member))
 redis.call('SADD', KEYS[3], ARGV[4])
@@ -251,10 +252,6 @@ export interface RedisRoomStoreOptions extends RoomStoreOptions {
   roomTtlSeconds: number
   /** Whether a member id belongs to a socket this instance still serves (for self-repair). */
   isServedHere: (memberId: string) => boolean
-  /** A seat was freed by the store itself (dead instance, missed leave): tell the room. */
-  onEvicted: (roomId: string, memberId: string) => void
-  /** The others took this instance for dead and freed its seats: re-seat its sockets. */
-  onReaped: () => void
   onError: (error: unknown) => void
 }
 
@@ -263,7 +260,7 @@ interface StoredMember extends Member {
   name: string
   seq: number
   instance: string
-  conn: string
+  connectionId: string
   subject?: string
   away?: number
 }
@@ -283,6 +280,7 @@ export interface RedisRoomStore extends RoomStore {
 
 export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomStore {
   const { redis, prefix, instanceId, capacity, roomTtlSeconds } = options
+  const events = new EventEmitter()
   const roomKey = (roomId: string): string => `${prefix}room:${roomId}`
   const seatsKey = `${prefix}seats:${instanceId}`
   const aliveKey = (id: string): string => `${prefix}alive:${id}`
@@ -290,8 +288,8 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomS
   const awayKey = `${prefix}away`
   const seat = (roomId: string, memberId: string): string => `${roomId}\n${memberId}`
   /** The stored form of a seat; JOIN picks its display name, CREATE takes the first. */
-  const stored = ({ id, camera, mic, name, names, conn, subject }: SeatRequest): string =>
-    JSON.stringify({ id, username: names[0]!.username, key: names[0]!.key, camera, mic, name, instance: instanceId, conn, subject })
+  const stored = ({ id, camera, mic, name, names, connectionId, subject }: SeatRequest): string =>
+    JSON.stringify({ id, username: names[0]!.username, key: names[0]!.key, camera, mic, name, instance: instanceId, connectionId, subject })
   const namePairs = (names: DisplayName[]): string => JSON.stringify(names.map(({ username, key }) => [username, key]))
   const pairs = (flat: string[]): FreedSeat[] => {
     const seats: FreedSeat[] = []
@@ -325,7 +323,7 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomS
     const added = replies?.[1]?.[1] === 1
     // Back in `instances` after having registered: the others took us for dead (we were cut off or
     // paused for longer than the timeout) and freed our seats. Our sockets are still here.
-    if (added && registered) options.onReaped()
+    if (added && registered) events.emit('reaped')
     registered = true
   }
 
@@ -339,7 +337,7 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomS
     for (const [index, id] of others.entries()) {
       if (alive[index] !== null) continue
       const freed = (await REAP(redis, [instancesKey, aliveKey(id)], prefix, id)) as string[]
-      for (const { roomId, memberId } of pairs(freed)) options.onEvicted(roomId, memberId)
+      for (const { roomId, memberId } of pairs(freed)) events.emit('evicted', { roomId, memberId })
     }
   }
 
@@ -352,7 +350,7 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomS
       const [roomId = '', memberId = ''] = entry.split('\n')
       if (options.isServedHere(memberId)) continue
       const [left] = (await LEAVE(redis, [roomKey(roomId)], memberId, prefix, entry)) as [number, number]
-      if (left === 1) options.onEvicted(roomId, memberId)
+      if (left === 1) events.emit('evicted', { roomId, memberId })
       else await redis.srem(seatsKey, entry)
     }
   }
@@ -437,22 +435,26 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RedisRoomS
       return updated === 1
     },
 
-    async markAway(roomId, memberId, conn, deadline) {
+    async markAway(roomId, memberId, connectionId, deadline) {
       const marked = await call(() =>
-        MARK_AWAY(redis, [roomKey(roomId), awayKey], memberId, conn, deadline, prefix, seat(roomId, memberId))
+        MARK_AWAY(redis, [roomKey(roomId), awayKey], memberId, connectionId, deadline, prefix, seat(roomId, memberId))
       )
       return marked === 1
     },
 
-    async markBack(roomId, memberId, conn) {
+    async markBack(roomId, memberId, connectionId) {
       const back = await call(() =>
-        MARK_BACK(redis, [roomKey(roomId), awayKey, seatsKey], memberId, conn, instanceId, seat(roomId, memberId), roomTtlSeconds, prefix)
+        MARK_BACK(redis, [roomKey(roomId), awayKey, seatsKey], memberId, connectionId, instanceId, seat(roomId, memberId), roomTtlSeconds, prefix)
       )
       return back === 1
     },
 
     async expireAway(now) {
       return pairs((await call(() => EXPIRE_AWAY(redis, [awayKey], now, prefix))) as string[])
+    },
+
+    on(event: 'evicted' | 'reaped', listener: (seat: FreedSeat) => void) {
+      events.on(event, listener)
     },
 
     async close(): Promise<void> {

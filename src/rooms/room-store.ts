@@ -22,7 +22,7 @@ export interface SeatRequest {
    */
   names: DisplayName[]
   /** The connection holding the seat (see markAway). */
-  conn: string
+  connectionId: string
   /** The signed-in user's id, when sign-in is on. */
   subject?: string
 }
@@ -80,15 +80,23 @@ export interface RoomStore {
    */
   rename(roomId: string, memberId: string, name: string, names: DisplayName[]): Promise<string | undefined>
   /**
-   * The connection `conn` dropped: keep the seat (it still counts toward capacity) until
+   * The connection `connectionId` dropped: keep the seat (it still counts toward capacity) until
    * `deadline` (epoch ms). A no-op, answering false, when the seat is held by another connection
    * by now (the member already came back) or is gone.
    */
-  markAway(roomId: string, memberId: string, conn: string, deadline: number): Promise<boolean>
-  /** The member is back on connection `conn`; false when its seat is gone. */
-  markBack(roomId: string, memberId: string, conn: string): Promise<boolean>
+  markAway(roomId: string, memberId: string, connectionId: string, deadline: number): Promise<boolean>
+  /** The member is back on connection `connectionId`; false when its seat is gone. */
+  markBack(roomId: string, memberId: string, connectionId: string): Promise<boolean>
   /** Frees every seat whose member stayed away past its deadline; any instance may call it. */
   expireAway(now: number): Promise<FreedSeat[]>
+  /**
+   * What a shared store does by itself: `evicted`, it freed a seat (left behind by a dead instance
+   * or a leave that failed), so the room should be told; `reaped`, the other instances took this
+   * one for dead and freed its seats, so its sockets should be seated again. A store in one
+   * process never does either.
+   */
+  on(event: 'evicted', listener: (seat: FreedSeat) => void): void
+  on(event: 'reaped', listener: () => void): void
   close(): Promise<void>
 }
 

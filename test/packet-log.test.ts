@@ -5,7 +5,8 @@
  */
 import t from 'tap'
 import { Server } from 'socket.io'
-import { createPacketLog, createPacketLogAdapter } from '../src/plugins/recovery-buffer.js'
+import { createPacketLog } from '../src/recovery/packet-log.js'
+import { createPacketLogAdapter } from '../src/recovery/packet-log-adapter.js'
 
 function newLog(capacityBytes = 1 << 20, onOverwrite?: () => void) {
   return createPacketLog({ capacityBytes, onOverwrite })

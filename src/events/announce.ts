@@ -1,0 +1,77 @@
+import type { MediaStatus, Member, RoomJoined, SignalPayload } from '../protocol.js'
+import type { SignalingServer } from './event-router.js'
+
+/**
+ * Every server-to-client event, each sent from exactly one function here, always through the
+ * adapter (`io.to(...)`) and never with `socket.emit`: with connection state recovery a client takes
+ * the last string argument of an event as its recovery offset, and only adapter broadcasts append a
+ * real one. A bare `room-id` string sent with socket.emit would become the client's offset.
+ */
+export interface Announcer {
+  /** To a creator: its room's id (the bare string the seed's clients read), then `room-joined`. */
+  roomCreated(socketId: string, joined: RoomJoined): void
+  /** To a joiner: the room and everyone in it. */
+  roomJoined(socketId: string, joined: RoomJoined): void
+  /** To a room, but the joiner: someone new. */
+  userJoined(roomId: string, member: Member): void
+  /** To a room (but `exceptId`): a seat is free. */
+  userLeft(roomId: string, memberId: string, exceptId?: string): void
+  /** To a room, but the member: its connection dropped, its seat is kept. */
+  userAway(roomId: string, memberId: string): void
+  /** To a room, but the member: it is back in its seat. */
+  userBack(roomId: string, memberId: string): void
+  signal(to: string, data: { from: string; signal: SignalPayload['signal'] }): void
+  /** To a room, but the member whose status it is. */
+  mediaStatus(roomId: string, status: MediaStatus): void
+  userList(socketId: string, users: Member[]): void
+  keepalive(socketIds: string[]): void
+  /** The plain message of a failure the client had no callback for (the seed's `error` event). */
+  error(socketId: string, message: string): void
+}
+
+/** `sentTo` hears of every event to one socket: each carries a recovery offset. */
+export function createAnnouncer(io: SignalingServer, sentTo: (socketId: string) => void = () => {}): Announcer {
+  const toSocket = (socketId: string) => {
+    sentTo(socketId)
+    return io.to(socketId)
+  }
+  return {
+    roomCreated(socketId, joined) {
+      const self = toSocket(socketId)
+      self.emit('room-id', joined.roomId)
+      self.emit('room-joined', joined)
+    },
+    roomJoined(socketId, joined) {
+      toSocket(socketId).emit('room-joined', joined)
+    },
+    userJoined(roomId, member) {
+      io.to(roomId).except(member.id).emit('user-joined', member)
+    },
+    userLeft(roomId, memberId, exceptId) {
+      const room = io.to(roomId)
+      ;(exceptId === undefined ? room : room.except(exceptId)).emit('user-left', memberId)
+    },
+    userAway(roomId, memberId) {
+      io.to(roomId).except(memberId).emit('user-away', { id: memberId })
+    },
+    userBack(roomId, memberId) {
+      io.to(roomId).except(memberId).emit('user-back', { id: memberId })
+    },
+    signal(to, data) {
+      toSocket(to).emit('signal', data)
+    },
+    mediaStatus(roomId, status) {
+      io.to(roomId).except(status.id).emit('camera-mic-status', status)
+    },
+    userList(socketId, users) {
+      toSocket(socketId).emit('user-list', users)
+    },
+    keepalive(socketIds) {
+      for (const socketId of socketIds) sentTo(socketId)
+      io.to(socketIds).emit('keepalive')
+    },
+    error(socketId, message) {
+      toSocket(socketId).emit('error', message)
+    }
+  }
+}

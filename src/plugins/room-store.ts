@@ -1,0 +1,95 @@
+import { createAdapter } from '@socket.io/redis-streams-adapter'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
+import type { ServerOptions } from 'socket.io'
+import { createMemoryRoomStore } from '../rooms/memory-room-store.js'
+import { connectRedis, type RedisClient } from '../rooms/redis-connection.js'
+import { createRedisRoomStore } from '../rooms/redis-room-store.js'
+import type { RoomStore } from '../rooms/room-store.js'
+
+/** How instances share their sockets' events: Socket.IO's adapter between them, when there are several. */
+export interface Cluster {
+  /** Whether other instances share the rooms (and the adapter relays between them). */
+  shared: boolean
+  /** Socket.IO's Redis Streams adapter (a factory of one per namespace), with REDIS_URL. */
+  adapter?: Extract<ServerOptions['adapter'], Function>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    rooms: RoomStore
+    cluster: Cluster
+  }
+}
+
+/** Closes a Redis client without waiting forever: `quit()` waits for an answer that may never come. */
+async function disconnect(client: RedisClient): Promise<void> {
+  await Promise.race([client.quit().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000))])
+  client.disconnect()
+}
+
+/**
+ * With REDIS_URL: rooms in Redis, and Socket.IO's Redis Streams adapter between instances (see the
+ * README, Running several instances). Two connections: the store's fails fast while Redis is away
+ * (clients get UNAVAILABLE at once), the adapter's queues (its reader waits out an outage).
+ */
+async function useRedis(fastify: FastifyInstance, url: string): Promise<void> {
+  const { config, log } = fastify
+  const prefix = config.REDIS_KEY_PREFIX
+  const timeout = config.REDIS_CONNECT_TIMEOUT_MS
+  // A Redis that hangs rather than drops must not hang every socket's event queue behind it.
+  const storeRedis = await connectRedis(
+    url,
+    { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS },
+    timeout
+  )
+  const adapterRedis = await connectRedis(url, {}, timeout)
+  for (const [role, client] of [['store', storeRedis], ['adapter', adapterRedis]] as const) {
+    // Without a listener ioredis reports every failed reconnect as an unhandled 'error'.
+    client.on('error', (err: Error) => log.debug({ role, err: err.message }, 'redis connection error'))
+    client.on('close', () => log.warn({ role }, 'redis connection lost'))
+    client.on('ready', () => log.info({ role }, 'redis connection ready'))
+  }
+  const rooms = createRedisRoomStore({
+    redis: storeRedis,
+    prefix,
+    instanceId: randomUUID(),
+    capacity: config.MAX_USERS_PER_ROOM,
+    heartbeatMs: config.INSTANCE_HEARTBEAT_MS,
+    instanceTimeoutMs: config.INSTANCE_TIMEOUT_MS,
+    roomTtlSeconds: config.ROOM_TTL_S,
+    // Asked by the heartbeat, after boot: the event router exists by then.
+    isServedHere: (memberId) => fastify.socketEvents.served(memberId) !== undefined,
+    onError: (err) => log.warn({ err }, 'room store housekeeping failed')
+  })
+  fastify.readiness.addCheck('redis', () => rooms.healthy())
+  const adapter = createAdapter(adapterRedis, {
+    // Recovery replays from this stream: it must hold at least a grace window of traffic.
+    maxLen: config.REDIS_STREAM_MAX_LEN,
+    // Its stream readers stop only after their blocking read returns: keep shutdown short.
+    blockTimeInMs: 1000,
+    streamName: `${prefix}socket.io`,
+    channelPrefix: `${prefix}socket.io`,
+    sessionKeyPrefix: `${prefix}session:`
+  })
+  fastify.decorate('rooms', rooms)
+  fastify.decorate('cluster', { shared: true, adapter })
+  fastify.addHook('onClose', async () => {
+    await rooms.close()
+    await Promise.all([storeRedis, adapterRedis].map(disconnect))
+  })
+}
+
+/** Where rooms live, chosen at boot: Redis with REDIS_URL (shared by instances), else this process's memory. */
+export default fp(
+  async function roomStorePlugin(fastify) {
+    const { config } = fastify
+    if (config.REDIS_URL) return useRedis(fastify, config.REDIS_URL)
+    const rooms = createMemoryRoomStore({ capacity: config.MAX_USERS_PER_ROOM })
+    fastify.decorate('rooms', rooms)
+    fastify.decorate('cluster', { shared: false })
+    fastify.addHook('onClose', () => rooms.close())
+  },
+  { name: 'room-store', dependencies: ['env', 'health'] }
+)

@@ -1,0 +1,93 @@
+import fp from 'fastify-plugin'
+import type { ServerOptions } from 'socket.io'
+import { createRecoveryKeepalive, packetRetentionMs } from './keepalive.js'
+import { createPacketLogAdapter } from './packet-log-adapter.js'
+import { createSessionRelease } from './session-release.js'
+
+/** A full recovery log is reported at most this often. */
+const OVERWRITE_WARNING_INTERVAL_MS = 60_000
+
+/**
+ * The disconnect reasons Socket.IO keeps a recovery session for (`RECOVERABLE_DISCONNECT_REASONS`
+ * in socket.io's socket.js): the network or the server went away, the client did not choose to
+ * leave. Only these keep the seat.
+ */
+const RECOVERABLE_REASONS = new Set([
+  'transport error',
+  'transport close',
+  'forced close',
+  'ping timeout',
+  'server shutting down',
+  'forced server close'
+])
+
+export interface Recovery {
+  /** RECONNECT_GRACE_MS > 0: a dropped member keeps its seat and id for the grace window. */
+  readonly enabled: boolean
+  /** What Socket.IO needs for it: its adapter (the instances' own when shared) and connection state recovery. */
+  readonly socketOptions: Pick<Partial<ServerOptions>, 'adapter' | 'connectionStateRecovery'>
+  /** Whether a socket disconnected for this reason keeps its seat for the grace window. */
+  keepsSeat(reason: string): boolean
+  /** A packet with a recovery offset went to this socket (see keepalive.ts). */
+  noteOffset(socketId: string): void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    recovery: Recovery
+  }
+}
+
+/**
+ * Connection state recovery, in one place: a member whose connection drops keeps its socket id,
+ * rooms, data and seat for RECONNECT_GRACE_MS and gets what it missed. Without Redis the packets
+ * are kept in the packet log (packet-log.ts, its adapter); with Redis the streams adapter keeps
+ * them. Restores first release a half-open session (session-release.ts), and seated sockets get
+ * keepalives so that their offset is never too old to resume from (keepalive.ts). The seats are
+ * kept and given back by the seat-grace event group (seat-grace.ts). docs/recovery.md explains.
+ */
+export default fp(
+  async function recoveryPlugin(fastify) {
+    const { config, cluster } = fastify
+    const graceMs = config.RECONNECT_GRACE_MS
+    if (graceMs === 0) {
+      fastify.decorate('recovery', { enabled: false, socketOptions: { adapter: cluster.adapter }, keepsSeat: () => false, noteOffset: () => {} })
+      return
+    }
+
+    let warnedAt = -Infinity
+    const onOverwrite = (): void => {
+      if (Date.now() - warnedAt < OVERWRITE_WARNING_INTERVAL_MS) return
+      warnedAt = Date.now()
+      fastify.log.warn({ logBytes: config.RECOVERY_LOG_BYTES }, 'recovery log full: packets dropped before their time; raise RECOVERY_LOG_BYTES')
+    }
+    const retentionMs = packetRetentionMs({ graceMs, pingIntervalMs: config.PING_INTERVAL_MS, pingTimeoutMs: config.PING_TIMEOUT_MS })
+    const release = createSessionRelease({ shared: cluster.shared })
+    const keepalive = createRecoveryKeepalive(graceMs)
+    const adapter = cluster.adapter ?? createPacketLogAdapter({ graceMs, retentionMs, logBytes: config.RECOVERY_LOG_BYTES, onOverwrite })
+
+    fastify.decorate('recovery', {
+      enabled: true,
+      socketOptions: {
+        adapter: release.wrap(adapter),
+        // With sign-in on, a recovered socket passes the auth middleware again: its token may
+        // have expired or been swapped for someone else's since.
+        connectionStateRecovery: { maxDisconnectionDuration: graceMs, skipMiddlewares: !config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL }
+      },
+      keepsSeat: (reason: string) => RECOVERABLE_REASONS.has(reason),
+      noteOffset: keepalive.noteOffset
+    })
+
+    // Socket.IO exists once the socket plugin is registered, before ready.
+    fastify.addHook('onReady', async () => {
+      release.attach(fastify.io)
+      keepalive.start(fastify.io, (socketIds) => fastify.announce.keepalive(socketIds))
+      // A socket just recovered may have been replayed offsets nearly as old as the log keeps.
+      fastify.io.on('connection', (socket) => {
+        if (socket.recovered) fastify.announce.keepalive([socket.id])
+      })
+    })
+    fastify.addHook('preClose', async () => keepalive.stop())
+  },
+  { name: 'recovery', dependencies: ['env', 'room-store'] }
+)
