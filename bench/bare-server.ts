@@ -24,7 +24,7 @@ io.on('connection', (socket) => {
     roomId = randomBytes(5).toString('hex')
     const member = { id: socket.id, username, camera: true, mic: true }
     rooms.set(roomId, new Map([[socket.id, member]]))
-    socket.join(roomId)
+    void socket.join(roomId)
     ack?.({ success: true, ok: true, roomId, users: [member] })
     socket.emit('room-id', roomId)
   })
@@ -35,7 +35,7 @@ io.on('connection', (socket) => {
     const member = { id: socket.id, username, camera: true, mic: true }
     members.set(socket.id, member)
     roomId = payload.roomId
-    socket.join(roomId)
+    void socket.join(roomId)
     ack?.({ success: true, ok: true, roomId, users: [...members.values()] })
     socket.to(roomId).emit('user-joined', member)
   })
@@ -57,6 +57,6 @@ server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   console.log(JSON.stringify({ level: 30, msg: `Server listening at http://127.0.0.1:${port}` }))
 })
 process.on('SIGTERM', () => {
-  io.close()
+  void io.close()
   process.exit(0)
 })

@@ -12,7 +12,7 @@ import type { ClientToServerEvents, ServerToClientEvents } from '../src/protocol
 
 type ClientEvent = keyof ClientToServerEvents
 /** What an event's payload may be when it is sent with an ack (the ack-only forms left out). */
-type PayloadOf<E extends ClientEvent> = Exclude<Parameters<ClientToServerEvents[E]>[0], Function | undefined>
+type PayloadOf<E extends ClientEvent> = Exclude<Parameters<ClientToServerEvents[E]>[0], ((...args: never[]) => unknown) | undefined>
 /** The event's ack result, or a failure the client made up because the connection closed first. */
 export type AckOf<E extends ClientEvent> = Parameters<NonNullable<Parameters<ClientToServerEvents[E]>[1]>>[0] | { success: false; ok: false; closed: true }
 type Handler = (payload: unknown) => void
@@ -23,7 +23,7 @@ export const CLOSED = { success: false, ok: false, closed: true } as const
 export class LeanClient {
   /** The Socket.IO socket id, once connected. */
   id = ''
-  private readonly acks = new Map<number, (result: any) => void>()
+  private readonly acks = new Map<number, (result: unknown) => void>()
   private readonly handlers = new Map<string, Handler>()
   private nextAck = 0
 
@@ -43,7 +43,7 @@ export class LeanClient {
       const timer = setTimeout(() => fail(new Error('connect timeout')), timeoutMs)
       ws.once('error', fail)
       ws.on('message', (data) => {
-        const text = data.toString()
+        const text = (data as Buffer).toString()
         if (client.id === '' && text.startsWith('40')) {
           clearTimeout(timer)
           ws.off('error', fail)
@@ -71,7 +71,7 @@ export class LeanClient {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve(CLOSED)
     const id = this.nextAck++
     return new Promise((resolve) => {
-      this.acks.set(id, resolve)
+      this.acks.set(id, resolve as (result: unknown) => void)
       this.ws.send(`42${id}${JSON.stringify([event, payload])}`)
     })
   }

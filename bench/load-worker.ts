@@ -165,8 +165,8 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
 }
 
 parentPort!.on('message', (command: WorkerCommand) => {
-  if (command.cmd === 'connect') connectAll().then((report) => parentPort!.postMessage(report))
-  else if (command.cmd === 'relay') relay(command.rate, command.durationMs).then((report) => parentPort!.postMessage(report))
+  if (command.cmd === 'connect') void connectAll().then((report) => parentPort!.postMessage(report))
+  else if (command.cmd === 'relay') void relay(command.rate, command.durationMs).then((report) => parentPort!.postMessage(report))
   else {
     for (const members of roomMembers) for (const { socket } of members) socket.close()
     parentPort!.postMessage({ closed: true })

@@ -48,14 +48,14 @@ const { values: args } = parseArgs({
 })
 /** Extra settings for our server, `--server-env RECONNECT_GRACE_MS=0`: to measure what a feature costs. */
 const SERVER_ENV = Object.fromEntries(
-  (args['server-env'] as string[]).map((pair) => {
+  (args['server-env']).map((pair) => {
     const equals = pair.indexOf('=')
     if (equals < 1) throw new Error(`--server-env takes KEY=VALUE, not ${pair}`)
     return [pair.slice(0, equals), pair.slice(equals + 1)]
   })
 )
 const SOCKETS = Number(args.sockets)
-const RATES = args.rates!.split(',').map(Number)
+const RATES = args.rates.split(',').map(Number)
 const DURATION_MS = Number(args.duration) * 1000
 const WORKERS = Number(args.workers)
 const REPEAT = Number(args.repeat)
@@ -80,7 +80,7 @@ function otherCpus(list: string): string {
     list.split(',').flatMap((part) => {
       const [from, to = from] = part.split('-').map(Number) as [number, number?]
       if (!Number.isInteger(from) || !Number.isInteger(to)) throw new Error(`--server-cpus takes CPUs and ranges such as 0 or 0-1,3, not ${list}`)
-      return Array.from({ length: to! - from + 1 }, (_, i) => from + i)
+      return Array.from({ length: to - from + 1 }, (_, i) => from + i)
     })
   )
   const rest = cpus().map((_, i) => i).filter((cpu) => !taken.has(cpu))
@@ -97,7 +97,7 @@ function shippedNodeFlags(): string[] {
   const { scripts } = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: { start: string } }
   return startScriptNodeFlags(scripts.start)
 }
-const NODE_FLAGS = { ours: shippedNodeFlags(), floor: args['floor-node-flags']!.split(' ').filter(Boolean) }
+const NODE_FLAGS = { ours: shippedNodeFlags(), floor: args['floor-node-flags'].split(' ').filter(Boolean) }
 
 function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Promise<Running> {
   const node = [process.execPath, ...NODE_FLAGS[kind], SERVERS[kind]]
@@ -107,7 +107,7 @@ function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Pr
     stdio: ['ignore', 'pipe', 'inherit']
   })
   return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
       if (match) resolve({ url: match[1]!, child })
     })

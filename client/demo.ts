@@ -8,7 +8,7 @@
  * peers never offer to each other at once.
  */
 import { io, type Socket } from 'socket.io-client'
-import type { AckResult, ClientToServerEvents, IceServer, Member, RoomJoined, ServerToClientEvents } from '../src/protocol.js'
+import type { AckResult, ClientToServerEvents, IceServer, IceServers, Member, RoomJoined, ServerToClientEvents } from '../src/protocol.js'
 
 type Signal =
   | { type: 'offer' | 'answer'; sdp: string }
@@ -149,7 +149,7 @@ function removePeer(id: string): void {
 /** TURN credentials expire (TURN_TTL_S); fetch fresh ones before a new peer connection needs them. */
 async function refreshIceServers(): Promise<void> {
   if (iceExpiresAt === null || Date.now() < iceExpiresAt - 60_000) return
-  const result = await socket.timeout(5000).emitWithAck('ice-servers')
+  const result = (await socket.timeout(5000).emitWithAck('ice-servers')) as AckResult<IceServers>
   if (result.success) {
     iceServers = result.iceServers
     iceExpiresAt = result.expiresAt

@@ -46,7 +46,7 @@ export function createJsonOnlyParser({ maxMessageBytes }: JsonOnlyParserOptions)
     add(frame: unknown): void {
       if (typeof frame === 'string') {
         if (this.attachmentsDue > 0) throw new Error('got plaintext data when reconstructing a packet')
-        const type = frame.charCodeAt(0) - 48
+        const type = (frame.charCodeAt(0) - 48) as PacketType
         if (type === PacketType.BINARY_EVENT || type === PacketType.BINARY_ACK) this.refuse(frame, type)
         else this.decoder.add(frame)
         return

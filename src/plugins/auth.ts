@@ -72,7 +72,7 @@ export default fp(
           !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid
         if (keySetFailed) fastify.clientLog.log(undefined, 'warn', { err: error }, 'sign-in refused: the key set could not be used')
         else fastify.clientLog.log(undefined, 'debug', { err: error }, 'sign-in refused: token not accepted')
-        throw new Error(refusal(error))
+        throw new Error(refusal(error), { cause: error })
       }
       const username = usernameFromClaims(payload)
       if (username === undefined || typeof payload.sub !== 'string') throw new Error('Authentication failed: the token has no sub claim.')

@@ -4,7 +4,7 @@ import type { IceServer, IceServers } from '../protocol.js'
 
 export interface IceServerIssuer {
   /** The servers for one connection; TURN credentials are minted for it and expire after TURN_TTL_S. */
-  forSocket(socketId: string): IceServers
+  readonly forSocket: (socketId: string) => IceServers
 }
 
 declare module 'fastify' {

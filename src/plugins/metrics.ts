@@ -5,10 +5,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export interface Metrics {
   /** One client event handled: its outcome is `ok` or the error code. */
-  observeEvent(event: string, outcome: string, seconds: number): void
-  signalRelayed(): void
+  readonly observeEvent: (event: string, outcome: string, seconds: number) => void
+  readonly signalRelayed: () => void
   /** A log line a client caused was dropped for being over its budget (see log-budget.ts). */
-  logLineSuppressed(): void
+  readonly logLineSuppressed: () => void
 }
 
 declare module 'fastify' {
@@ -164,7 +164,7 @@ export default fp(
     fastify.decorate('metrics', {
       observeEvent(event, outcome, seconds) {
         let byOutcome = handled.get(event)
-        if (byOutcome === undefined) handled.set(event, (byOutcome = new Map()))
+        if (byOutcome === undefined) handled.set(event, (byOutcome = new Map<string, number>()))
         byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1)
         duration.observe(event, seconds)
       },

@@ -13,7 +13,7 @@ export interface Cluster {
   /** Whether other instances share the rooms (and the adapter relays between them). */
   shared: boolean
   /** Socket.IO's Redis Streams adapter (a factory of one per namespace), with REDIS_URL. */
-  adapter?: Extract<ServerOptions['adapter'], Function>
+  adapter?: ServerOptions['adapter']
 }
 
 declare module 'fastify' {

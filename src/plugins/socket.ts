@@ -52,7 +52,9 @@ export default fp(
       // Without this, `fastify.close()` waits forever on connected sockets. Disconnecting runs each
       // socket's clean-up; wait for it so the store is consistent before it closes.
       // (its types declare `done` as a bare `Function`.)
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
       preClose: (done: Function) => {
+        const finish = done as (error?: unknown) => void
         // With recovery the transports just close, as a network drop would: clients reconnect (to
         // another instance, through the load balancer) and are recovered there.
         if (recovery.enabled) fastify.io.engine.close()
@@ -60,8 +62,8 @@ export default fp(
         const drained = Promise.all([...router.servedSockets()].map((served) => served.idle))
         const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS).unref())
         Promise.race([drained, timeout]).then(
-          () => done(),
-          (err: unknown) => done(err)
+          () => finish(),
+          (err: unknown) => finish(err)
         )
       }
     })

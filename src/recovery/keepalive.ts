@@ -30,7 +30,7 @@ export function packetRetentionMs({ graceMs, pingIntervalMs, pingTimeoutMs }: { 
 
 export interface RecoveryKeepalive {
   /** A packet with a recovery offset went to this local socket: it needs no keepalive for a while. */
-  noteOffset(socketId: string): void
+  readonly noteOffset: (socketId: string) => void
   /** Sends keepalives through `send` to the seated sockets of `io` that need one, until stopped. */
   start(io: SignalingServer, send: (socketIds: string[]) => void): void
   stop(): void

@@ -29,7 +29,7 @@ export interface Recovery {
   /** Whether a socket disconnected for this reason keeps its seat for the grace window. */
   keepsSeat(reason: string): boolean
   /** A packet with a recovery offset went to this socket (see keepalive.ts). */
-  noteOffset(socketId: string): void
+  readonly noteOffset: (socketId: string) => void
 }
 
 declare module 'fastify' {
