@@ -158,11 +158,12 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-/** Polls `check` every 50 ms until it holds; fails after 10 s, naming what it waited for. */
-export async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
+/** Polls `check` every 50 ms until it holds; fails after `timeoutMs` (10 s), naming what it waited for. */
+export async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
     if (await check()) return
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  throw new Error(`gave up waiting for ${what}`)
 }

@@ -140,7 +140,9 @@ t.test('pruning drops exactly the packets older than the threshold', async (t) =
 
 t.test('the adapter: sessions saved on disconnect, restored within the window, by offset', async (t) => {
   const graceMs = 200
-  const io = new Server({ adapter: createPacketLogAdapter({ graceMs, retentionMs: 60_000, logBytes: 1 << 20 }), connectionStateRecovery: {} })
+  let clock = 1_000_000
+  const adapterClass = createPacketLogAdapter({ graceMs, retentionMs: 60_000, logBytes: 1 << 20, now: () => clock })
+  const io = new Server({ adapter: adapterClass, connectionStateRecovery: {} })
   const adapter = io.of('/').adapter
   // Not attached to an HTTP server, so only the adapter has something (its sweep) to stop.
   t.teardown(() => adapter.close())
@@ -164,6 +166,6 @@ t.test('the adapter: sessions saved on disconnect, restored within the window, b
     data: { roomId: 'room-1' },
     missedPackets: [['user-away', { id: 'carol' }, later.data.at(-1)]]
   }, 'the later packet for its rooms; none with an ack, none volatile')
-  await new Promise((resolve) => setTimeout(resolve, graceMs + 50))
+  clock += graceMs + 1
   t.equal(await adapter.restoreSession('pid-bob', offset), none, 'past the grace window')
 })

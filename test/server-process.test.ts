@@ -6,7 +6,7 @@ import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { startScriptNodeFlags } from '../bench/shipped-node-flags.js'
-import { connectClient, createRoom, nextEvent, startServerProcess as start } from './helper.js'
+import { connectClient, createRoom, nextEvent, startServerProcess as start, until } from './helper.js'
 
 t.test('SIGTERM: /ready turns 503 for the drain delay, then sockets are moved off and it exits 0', async (t) => {
   const { child, url: listening } = start({ DRAIN_DELAY_MS: '1000' })
@@ -22,9 +22,8 @@ t.test('SIGTERM: /ready turns 503 for the drain delay, then sockets are moved of
   const disconnected = nextEvent(client, 'disconnect' as never)
   const exited = once(child, 'exit')
   child.kill('SIGTERM')
-  let ready = 200
-  for (let i = 0; i < 50 && ready === 200; i++) ready = (await fetch(`${url}/ready`)).status
-  t.equal(ready, 503, 'not ready while draining')
+  await until(async () => (await fetch(`${url}/ready`)).status === 503, '/ready to answer 503')
+  t.pass('not ready while draining')
   t.ok(client.connected, 'connected calls keep working during the drain')
   t.equal(await disconnected, 'transport close', 'then the transport is closed, so the client reconnects elsewhere')
   t.same(await exited, [0, null], 'exit code 0')

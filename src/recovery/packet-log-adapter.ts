@@ -14,6 +14,8 @@ export interface PacketLogAdapterOptions {
   logBytes: number
   /** Told when the log was too small for the retention (see createPacketLog). */
   onOverwrite?: () => void
+  /** The clock (epoch ms); tests pass their own. */
+  now?: () => number
 }
 
 type SavedSession = Omit<Session, 'missedPackets'> & { disconnectedAt: number }
@@ -29,7 +31,7 @@ type SavedSession = Omit<Session, 'missedPackets'> & { disconnectedAt: number }
  * offset, the offset appended last to each stored packet. Expired packets and sessions go every
  * second. For one instance; with Redis, the streams adapter keeps both in Redis.
  */
-export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onOverwrite }: PacketLogAdapterOptions): typeof Adapter {
+export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onOverwrite, now = Date.now }: PacketLogAdapterOptions): typeof Adapter {
   /** Offsets only need to be unique on this instance, and short: every broadcast carries one. */
   const prefix = randomBytes(3).toString('base64url')
   let sequence = 0
@@ -40,9 +42,14 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onOverw
     private readonly sweep = setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref()
 
     private prune(): void {
-      const now = Date.now()
-      this.log.prune(now - retentionMs)
-      for (const [pid, session] of this.sessions) if (session.disconnectedAt + graceMs < now) this.sessions.delete(pid)
+      const at = now()
+      this.log.prune(at - retentionMs)
+      for (const [pid, session] of this.sessions) if (session.disconnectedAt + graceMs < at) this.sessions.delete(pid)
+    }
+
+    /** When the oldest packet a resume could still start from was sent; undefined when none is kept. */
+    get oldestPacketAt(): number | undefined {
+      return this.log.oldestAt
     }
 
     override close(): void {
@@ -50,7 +57,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onOverw
     }
 
     override persistSession(session: Omit<Session, 'missedPackets'>): void {
-      this.sessions.set(session.pid, { ...session, disconnectedAt: Date.now() })
+      this.sessions.set(session.pid, { ...session, disconnectedAt: now() })
     }
 
     override async restoreSession(pid: string, offset: string): Promise<Session> {
@@ -58,7 +65,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onOverw
       const none = null as unknown as Session
       const session = this.sessions.get(pid)
       if (session === undefined) return none
-      if (session.disconnectedAt + graceMs < Date.now()) {
+      if (session.disconnectedAt + graceMs < now()) {
         this.sessions.delete(pid)
         return none
       }
@@ -71,7 +78,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onOverw
       // kept, before they are sent, so that the log stays in emission order.
       if (packet.type === 2 && packet.id === undefined && opts.flags?.volatile === undefined) {
         packet.data.push(prefix + (sequence++).toString(36))
-        this.log.add(Date.now(), opts.rooms, opts.except ?? [], packet.data)
+        this.log.add(now(), opts.rooms, opts.except ?? [], packet.data)
       }
       super.broadcast(packet, opts)
     }

@@ -113,6 +113,10 @@ export function createPacketLog({
   }
 
   return {
+    /** When the oldest packet kept was sent; undefined when none is. */
+    get oldestAt(): number | undefined {
+      return head < times.length ? times[head] : undefined
+    },
     get size(): number {
       return times.length - head
     },

@@ -1,0 +1,66 @@
+/** The servers a run measures: ours as `npm start` runs it, and the bare Socket.IO floor. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { createInterface } from 'node:readline'
+import { args, SERVER_CPUS, SERVER_ENV } from './options.js'
+import { startScriptNodeFlags } from './shipped-node-flags.js'
+
+const ROOT = new URL('../../', import.meta.url)
+export const SERVERS = {
+  ours: new URL('dist/server.js', ROOT).pathname,
+  floor: new URL('dist-bench/bench/bare-server.js', ROOT).pathname
+}
+
+export interface Running {
+  url: string
+  child?: ChildProcess
+}
+
+/** The CPUs of this machine not in a taskset list such as `0` or `0-1,3`. */
+export function otherCpus(list: string): string {
+  const taken = new Set(
+    list.split(',').flatMap((part) => {
+      const [from, to = from] = part.split('-').map(Number) as [number, number?]
+      if (!Number.isInteger(from) || !Number.isInteger(to)) throw new Error(`--server-cpus takes CPUs and ranges such as 0 or 0-1,3, not ${list}`)
+      return Array.from({ length: to - from + 1 }, (_, i) => from + i)
+    })
+  )
+  const rest = cpus().map((_, i) => i).filter((cpu) => !taken.has(cpu))
+  if (rest.length === 0) throw new Error(`--server-cpus ${list} leaves no CPU for the load`)
+  return rest.join(',')
+}
+
+/**
+ * The Node flags `npm start` runs our server with (the Dockerfile's too), so the bench measures it
+ * as shipped. The floor runs with none unless --floor-node-flags: a hand-rolled Socket.IO file is
+ * started with plain `node`.
+ */
+function shippedNodeFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: { start: string } }
+  return startScriptNodeFlags(scripts.start)
+}
+const NODE_FLAGS = { ours: shippedNodeFlags(), floor: args['floor-node-flags'].split(' ').filter(Boolean) }
+
+export function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Promise<Running> {
+  const node = [process.execPath, ...NODE_FLAGS[kind], SERVERS[kind]]
+  const [command, argv] = SERVER_CPUS === undefined ? [node[0]!, node.slice(1)] : ['taskset', ['-c', SERVER_CPUS, ...node]]
+  const child = spawn(command, argv, {
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...(kind === 'ours' ? SERVER_ENV : {}), ...env },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
+      if (match) resolve({ url: match[1]!, child })
+    })
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)))
+  })
+}
+
+export async function stop(running: Running): Promise<void> {
+  if (!running.child || running.child.exitCode !== null) return
+  const exited = new Promise((resolve) => running.child!.once('exit', resolve))
+  running.child.kill('SIGKILL')
+  await exited
+}
