@@ -1,0 +1,85 @@
+/// <reference lib="dom" />
+/**
+ * Pages on signaling-server/client in Chromium. The pages are served by Playwright itself
+ * (`context.route`), from an origin of their own on `localhost` (a secure context, so the camera is
+ * allowed): no web server is needed, which lets a browser inside a network namespace load them too.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+
+const require = createRequire(import.meta.url)
+const ROOT = new URL('../', import.meta.url)
+const CLIENT_BUNDLE = new URL('dist/client/index.js', ROOT)
+const FIXTURES = new URL('fixtures/', import.meta.url)
+/** socket.io-client's browser bundles (its package exports do not name them). */
+const SOCKET_IO_DIST = new URL('node_modules/socket.io-client/dist/', ROOT)
+
+/** The pages' origin. Nothing listens there: every request to it is answered by the route below. */
+export const PAGE_ORIGIN = 'http://localhost:4173'
+
+const FILES: Record<string, [URL | string, string]> = {
+  '/': [new URL('client-page/index.html', FIXTURES), 'text/html'],
+  '/app.js': [new URL('client-page/app.js', FIXTURES), 'text/javascript'],
+  '/client.js': [CLIENT_BUNDLE, 'text/javascript'],
+  '/socket.io.esm.min.js': [new URL('socket.io.esm.min.js', SOCKET_IO_DIST), 'text/javascript'],
+  // The seed app's frontend, as test/fixtures/seed-frontend stands in for it.
+  '/seed/': [new URL('seed-frontend/index.html', FIXTURES), 'text/html'],
+  '/seed/app.js': [new URL('seed-frontend/app.js', FIXTURES), 'text/javascript'],
+  '/seed/socket.io.min.js': [new URL('socket.io.min.js', SOCKET_IO_DIST), 'text/javascript'],
+  '/seed/simplepeer.min.js': [require.resolve('simple-peer/simplepeer.min.js'), 'text/javascript']
+}
+
+async function serveFixtures(context: BrowserContext): Promise<void> {
+  if (!existsSync(CLIENT_BUNDLE)) throw new Error(`${CLIENT_BUNDLE.pathname} is missing: run \`npm run build\` (npm test does)`)
+  await context.route(`${PAGE_ORIGIN}/**`, (route) => {
+    const file = FILES[new URL(route.request().url()).pathname]
+    if (!file) return route.fulfill({ status: 404 })
+    return route.fulfill({ body: readFileSync(file[0]), contentType: file[1], headers: { 'cache-control': 'no-store' } })
+  })
+}
+
+export interface PageOptions {
+  /** Runs in the page before its own scripts. */
+  initScript?: () => void
+  /** A path under PAGE_ORIGIN: `/` (the client page) unless given, `/seed/?…` for the seed frontend. */
+  path?: string
+}
+
+/** A person's page, in a browser context of its own. */
+export async function openClientPage(browser: Browser, { initScript, path = '/' }: PageOptions = {}): Promise<Page> {
+  // Served by the route, the page has no address of its own, so Chromium takes it for a public one
+  // and would ask before letting it reach a server on loopback (Local Network Access).
+  const context = await browser.newContext({ viewport: { width: 800, height: 600 }, permissions: ['local-network-access'] })
+  await serveFixtures(context)
+  if (initScript) await context.addInitScript(initScript)
+  const page = await context.newPage()
+  page.on('pageerror', (error) => console.error('page error:', error.message))
+  await page.goto(`${PAGE_ORIGIN}${path}`)
+  // The page's module (and the client) has loaded.
+  await page.waitForFunction(() => 'startCall' in window || 'signaling' in window)
+  return page
+}
+
+export interface StartOptions {
+  server: string
+  username: string
+  roomId?: string
+  audioOnly?: boolean
+}
+
+export interface Joined {
+  roomId: string
+  /** The member id (socket id). */
+  id: string
+}
+
+/** Joins (or, without roomId, creates) a call in the page through joinCall. */
+export function startCall(page: Page, options: StartOptions): Promise<Joined> {
+  return page.evaluate((options) => (window as unknown as { startCall(o: StartOptions): Promise<Joined> }).startCall(options), options)
+}
+
+/** What the page recorded: [time, event, ...details]. */
+export function pageEvents(page: Page): Promise<Array<[number, string, ...unknown[]]>> {
+  return page.evaluate(() => (window as unknown as { events: Array<[number, string, ...unknown[]]> }).events)
+}
