@@ -7,6 +7,9 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Call } from 'signaling-server/client'
+
+declare const call: Call
 
 const require = createRequire(import.meta.url)
 const ROOT = new URL('../', import.meta.url)
@@ -50,7 +53,7 @@ export interface PageOptions {
 export async function openClientPage(browser: Browser, { initScript, path = '/' }: PageOptions = {}): Promise<Page> {
   // Served by the route, the page has no address of its own, so Chromium takes it for a public one
   // and would ask before letting it reach a server on loopback (Local Network Access).
-  const context = await browser.newContext({ viewport: { width: 800, height: 600 }, permissions: ['local-network-access'] })
+  const context = await browser.newContext({ viewport: { width: 800, height: 600 }, permissions: ['local-network-access', 'camera', 'microphone'] })
   await serveFixtures(context)
   if (initScript) await context.addInitScript(initScript)
   const page = await context.newPage()
@@ -82,4 +85,47 @@ export function startCall(page: Page, options: StartOptions): Promise<Joined> {
 /** What the page recorded: [time, event, ...details]. */
 export function pageEvents(page: Page): Promise<Array<[number, string, ...unknown[]]>> {
   return page.evaluate(() => (window as unknown as { events: Array<[number, string, ...unknown[]]> }).events)
+}
+
+/**
+ * Resolves once every peer connection of the page's call receives media: its inbound video frames
+ * decoded and audio packets received both grew between two polls half a second apart. What the
+ * network tests call "media flows", read from the connections' own statistics.
+ */
+export async function receivingMedia(page: Page, count: number, timeout = 60_000): Promise<void> {
+  const key = `receiving-${Math.random()}`
+  await page.waitForFunction(
+    ({ count, key }) => {
+      type Totals = { video: number; audio: number }
+      const state = ((window as unknown as Record<string, { last: Map<string, Totals>; next?: Promise<Map<string, Totals>>; result?: Map<string, Totals> }>)[key] ??= { last: new Map() })
+      // getStats is asynchronous and the predicate must not be (waitForFunction): each poll reads
+      // the figures the previous poll asked for, and asks for the next ones.
+      const fresh = state.result
+      state.result = undefined
+      state.next ??= Promise.all(
+        [...call.peers.values()].map(async (peer) => {
+          const totals = { video: 0, audio: 0 }
+          for (const report of (await peer.connection.getStats()).values()) {
+            if (report.type !== 'inbound-rtp') continue
+            if (report.kind === 'video') totals.video += report.framesDecoded ?? 0
+            else totals.audio += report.packetsReceived ?? 0
+          }
+          return [peer.id, totals] as const
+        })
+      ).then((entries) => {
+        state.result = new Map(entries)
+        state.next = undefined
+        return state.result
+      })
+      if (!fresh) return false
+      const growing = fresh.size === count && [...fresh].every(([id, now]) => {
+        const before = state.last.get(id)
+        return before !== undefined && now.video > before.video && now.audio > before.audio
+      })
+      state.last = fresh
+      return growing
+    },
+    { count, key },
+    { timeout, polling: 500 }
+  )
 }
