@@ -239,8 +239,10 @@ function startCall(socket: SignalingSocket, joined: RoomJoined, options: JoinCal
   function addPeer(member: Member, offerFirst: boolean): void {
     if (member.id === selfId || peers.has(member.id)) return
     const link = createPeerLink({
-      // Deterministic, and the same on both sides: the smaller id gives way.
-      polite: selfId < member.id,
+      // The joiner gives way (the server orders joins, so both sides agree). Not the other way round:
+      // in Chromium, a first answerer that rolls back its own ICE-restart offer stops showing the
+      // other's video (docs/client.md).
+      polite: offerFirst,
       offerFirst,
       stream,
       configuration: { iceServers },

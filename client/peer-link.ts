@@ -87,10 +87,26 @@ export function createPeerLink(options: PeerLinkOptions): PeerLink {
   let inbound = Promise.resolve()
   let healTimer: ReturnType<typeof setTimeout> | undefined
 
+  /**
+   * One sending transceiver per kind, with our track or none yet: turning a camera on later (or
+   * switching it) is then `replaceTrack`, never a renegotiation. Before the first offer we add them;
+   * answering the first offer, we take over the transceivers it brought.
+   */
   function addTracks(): void {
     if (tracksAdded) return
     tracksAdded = true
-    for (const track of stream.getTracks()) senders[track.kind as MediaKind] ??= pc.addTrack(track, stream)
+    for (const kind of ['audio', 'video'] as const) {
+      const track = stream.getTracks().find((candidate) => candidate.kind === kind)
+      const offered = pc.getTransceivers().find((transceiver) => transceiver.receiver.track.kind === kind && !transceiver.sender.track && transceiver.mid !== null)
+      // addTrack takes over an offered transceiver of its kind by itself.
+      if (track) senders[kind] = pc.addTrack(track, stream)
+      else if (!offered) senders[kind] = pc.addTransceiver(kind, { direction: 'sendrecv', streams: [stream] }).sender
+      else {
+        offered.direction = 'sendrecv'
+        offered.sender.setStreams(stream)
+        senders[kind] = offered.sender
+      }
+    }
   }
 
   /** Sets the next local description (offer or answer, as the state asks) and sends it. */
@@ -213,11 +229,7 @@ export function createPeerLink(options: PeerLinkOptions): PeerLink {
     options.onStateChange()
   }
 
-  if (options.offerFirst) {
-    addTracks()
-    // The offer asks for both kinds even when we send only one (or none), so that we receive theirs.
-    for (const kind of ['audio', 'video'] as const) if (!senders[kind]) pc.addTransceiver(kind, { direction: 'recvonly' })
-  }
+  if (options.offerFirst) addTracks()
 
   return {
     connection: pc,
@@ -228,7 +240,7 @@ export function createPeerLink(options: PeerLinkOptions): PeerLink {
     async replaceTrack(kind, track) {
       const sender = senders[kind]
       if (sender) await sender.replaceTrack(track)
-      // A kind we did not send yet: a new sender, and a renegotiation.
+      // Only when their first offer had no such kind (or has not come yet: the track goes in then).
       else if (track && tracksAdded) senders[kind] = pc.addTrack(track, stream)
     },
     restartIce,
