@@ -33,12 +33,17 @@ const FILES: Record<string, [URL | string, string]> = {
   '/seed/simplepeer.min.js': [require.resolve('simple-peer/simplepeer.min.js'), 'text/javascript']
 }
 
-async function serveFixtures(context: BrowserContext): Promise<void> {
+/** Pages given as text: path → [content, content type]. */
+export type InlineFiles = Record<string, [string, string]>
+
+async function serveFixtures(context: BrowserContext, inline: InlineFiles): Promise<void> {
   if (!existsSync(CLIENT_BUNDLE)) throw new Error(`${CLIENT_BUNDLE.pathname} is missing: run \`npm run build\` (npm test does)`)
   await context.route(`${PAGE_ORIGIN}/**`, (route) => {
-    const file = FILES[new URL(route.request().url()).pathname]
-    if (!file) return route.fulfill({ status: 404 })
-    return route.fulfill({ body: readFileSync(file[0]), contentType: file[1], headers: { 'cache-control': 'no-store' } })
+    const path = new URL(route.request().url()).pathname
+    const file = FILES[path]
+    const body = inline[path]?.[0] ?? (file && readFileSync(file[0]))
+    if (body === undefined) return route.fulfill({ status: 404 })
+    return route.fulfill({ body, contentType: inline[path]?.[1] ?? file![1], headers: { 'cache-control': 'no-store' } })
   })
 }
 
@@ -47,20 +52,22 @@ export interface PageOptions {
   initScript?: () => void
   /** A path under PAGE_ORIGIN: `/` (the client page) unless given, `/seed/?…` for the seed frontend. */
   path?: string
+  /** More pages, served next to the fixtures (the client at /client.js, socket.io-client at /socket.io.esm.min.js). */
+  files?: InlineFiles
 }
 
 /** A person's page, in a browser context of its own. */
-export async function openClientPage(browser: Browser, { initScript, path = '/' }: PageOptions = {}): Promise<Page> {
+export async function openClientPage(browser: Browser, { initScript, path = '/', files = {} }: PageOptions = {}): Promise<Page> {
   // Served by the route, the page has no address of its own, so Chromium takes it for a public one
   // and would ask before letting it reach a server on loopback (Local Network Access).
   const context = await browser.newContext({ viewport: { width: 800, height: 600 }, permissions: ['local-network-access', 'camera', 'microphone'] })
-  await serveFixtures(context)
+  await serveFixtures(context, files)
   if (initScript) await context.addInitScript(initScript)
   const page = await context.newPage()
   page.on('pageerror', (error) => console.error('page error:', error.message))
   await page.goto(`${PAGE_ORIGIN}${path}`)
-  // The page's module (and the client) has loaded.
-  await page.waitForFunction(() => 'startCall' in window || 'signaling' in window)
+  // The test page's module (and the client with it) has loaded.
+  if (path === '/') await page.waitForFunction(() => 'startCall' in window)
   return page
 }
 
