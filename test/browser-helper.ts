@@ -60,18 +60,24 @@ export async function openPage(browser: Browser, url: string, { bypassCSP = fals
 
 /**
  * Resolves once exactly `count` videos match `selector`, each with a picture and frames that keep
- * advancing.
+ * advancing: more frames at each of two polls half a second apart. The predicate is synchronous on
+ * purpose: waitForFunction takes any truthy return as success, and an async one returns a Promise.
  */
 export async function playingVideos(page: Page, selector: string, count: number, timeout = 60_000): Promise<void> {
+  const key = `playing-${Math.random()}`
   await page.waitForFunction(
-    async ({ selector, count }) => {
+    ({ selector, count, key }) => {
+      const seen = ((window as unknown as Record<string, WeakMap<HTMLVideoElement, number>>)[key] ??= new WeakMap())
       const videos = [...document.querySelectorAll<HTMLVideoElement>(selector)]
-      if (videos.length !== count || videos.some((v) => v.videoWidth === 0)) return false
-      const before = videos.map((v) => v.getVideoPlaybackQuality().totalVideoFrames)
-      await new Promise((resolve) => setTimeout(resolve, 400))
-      return videos.every((v, i) => v.getVideoPlaybackQuality().totalVideoFrames > before[i]!)
+      let advancing = videos.length === count
+      for (const video of videos) {
+        const frames = video.getVideoPlaybackQuality().totalVideoFrames
+        if (video.videoWidth === 0 || !(frames > (seen.get(video) ?? Infinity))) advancing = false
+        seen.set(video, frames)
+      }
+      return advancing
     },
-    { selector, count },
+    { selector, count, key },
     { timeout, polling: 500 }
   )
 }

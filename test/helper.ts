@@ -31,7 +31,12 @@ export interface TestServer {
 /** Settings for tests: quiet, loopback, ephemeral port; a test overrides what it exercises. */
 const TEST_ENV = { HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'warn', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }
 
-export async function buildServer(t: Test, env: Record<string, string> = {}): Promise<TestServer> {
+export interface BuildOptions {
+  /** The address to listen on; a test host's bridge address for the network-namespace tests. */
+  host?: string
+}
+
+export async function buildServer(t: Test, env: Record<string, string> = {}, { host = '127.0.0.1' }: BuildOptions = {}): Promise<TestServer> {
   const logs: Array<Record<string, unknown>> = []
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -41,11 +46,11 @@ export async function buildServer(t: Test, env: Record<string, string> = {}): Pr
   })
   const server = Fastify(createServerOptions(sink))
   await server.register(fp(app), { env: { ...TEST_ENV, ...env } })
-  await server.listen({ port: 0, host: '127.0.0.1' })
+  await server.listen({ port: 0, host })
   t.teardown(() => server.close())
   const address = server.server.address()
   if (address === null || typeof address === 'string') throw new Error('server has no TCP address')
-  const url = `http://127.0.0.1:${address.port}`
+  const url = `http://${host}:${address.port}`
   return { app: server, url, logs, connect: (options) => connectClient(t, url, options) }
 }
 
