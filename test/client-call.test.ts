@@ -9,6 +9,7 @@ import type { Call } from 'signaling-server/client'
 import { launchChromium, playingVideos } from './browser-helper.js'
 import { openClientPage, pageEvents, startCall } from './client-helper.js'
 import { buildServer } from './helper.js'
+import { ERROR_MESSAGES } from '../src/protocol.js'
 
 declare const call: Call
 
@@ -88,6 +89,6 @@ t.test('refusals reject with a CallError carrying the server\'s code and message
   t.same(await attempt({ roomId, username: ' ' }), {
     name: 'CallError',
     code: 'INVALID_USERNAME',
-    message: 'Username must be 1 to 32 characters with no control characters.'
+    message: ERROR_MESSAGES.INVALID_USERNAME
   })
 })
