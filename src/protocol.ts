@@ -177,6 +177,8 @@ export interface InterServerEvents {
    * holds that session's (half-open) transport closes it, which saves the session for the resume.
    */
   'release-session': (pid: string, ack: (released: boolean) => void) => void
+  /** A seat was taken or freed on the sending instance (see rooms/room-roster.ts). */
+  'roster-changed': (change: 'joined' | 'left', roomId: string, memberId: string) => void
 }
 
 /** Per-socket state Socket.IO keeps for us (and restores with connection state recovery). */

@@ -97,3 +97,19 @@ t.test('/metrics is served on METRICS_PORT only, never on the public port', asyn
   t.match(await response.text(), /signaling_connected_sockets 0/)
   t.equal((await fetch(`http://127.0.0.1:${address.port}/health`)).status, 404, 'and nothing else there')
 })
+
+t.test('the recovery log\'s bytes and its early drops are metrics', async (t) => {
+  // The smallest log there is (1 MiB) and signals that overflow it within the retention.
+  const { app, connect } = await buildServer(t, { RECONNECT_GRACE_MS: '20000', RECOVERY_LOG_BYTES: String(1 << 20), RATE_LIMIT_BURST: '1000', MAX_SIGNAL_BYTES: '16384' })
+  const scrape = async () => (await app.metricsServer.inject('/metrics')).body
+  t.equal(sample(await scrape(), 'signaling_recovery_log_dropped_total'), 0)
+  const [alice, bob] = [await connect(), await connect()]
+  await joinRoom(bob, await createRoom(alice, 'alice'), 'bob')
+  const held = sample(await scrape(), 'signaling_recovery_log_bytes')!
+  t.ok(held > 0, `bytes held once packets are kept (${held})`)
+  const sdp = 'a=x\r\n'.repeat(2000) // 10 KB
+  for (let i = 0; i < 150; i++) await request(alice, 'signal', { to: bob.id, signal: { type: 'offer', sdp } })
+  const text = await scrape()
+  t.ok(sample(text, 'signaling_recovery_log_dropped_total')! > 0, 'packets dropped before their time are counted')
+  t.ok(sample(text, 'signaling_recovery_log_bytes')! <= 1 << 20, 'and the log never holds more than its cap')
+})

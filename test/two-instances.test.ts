@@ -2,7 +2,7 @@
  * Two app instances sharing one Redis behave, to every client, like one instance.
  */
 import t, { type Test } from 'tap'
-import { buildServer, collect, createRoom, joinRoom, nextEvent, raw, request, sync, type TestServer } from './helper.js'
+import { buildServer, collect, createRoom, joinRoom, nextEvent, raw, request, sync, type TestServer, until } from './helper.js'
 import { useRedis } from './redis-helper.js'
 
 async function twoInstances(t: Test, env: Record<string, string> = {}): Promise<[TestServer, TestServer] | undefined> {
@@ -128,4 +128,78 @@ t.test('with the remote store, one socket\'s events still take effect in the ord
   raw(bob).emit('join-room', { roomId, username: 'bob' })
   raw(bob).emit('signal', { to: alice.id, signal: { type: 'offer', sdp: 'v=0' } })
   t.same(await offer, { from: bob.id, signal: { type: 'offer', sdp: 'v=0' } })
+})
+
+t.test('a signal to a member on the other instance asks Redis nothing: the instances know who sits where', async (t) => {
+  const redis = await useRedis(t)
+  if (redis === undefined) return
+  const [a, b] = [await buildServer(t, redis.env), await buildServer(t, redis.env)]
+  const watcher = redis.client.duplicate()
+  const monitor = await watcher.monitor()
+  t.teardown(() => {
+    monitor.disconnect()
+    watcher.disconnect()
+  })
+  // Store commands on this test's keys (other tests share this Redis), but the adapter's stream.
+  const storeCommands: string[] = []
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args.some((arg) => arg.startsWith(`${redis.prefix}room:`))) storeCommands.push(args[0]!.toLowerCase())
+  })
+  const alice = await a.connect()
+  const bob = await b.connect()
+  const roomId = await createRoom(alice, 'alice')
+  const aliceSeesBob = nextEvent(alice, 'user-joined')
+  await joinRoom(bob, roomId, 'bob')
+  await aliceSeesBob
+  const carol = await a.connect()
+  const bobSeesCarol = nextEvent(bob, 'user-joined')
+  await joinRoom(carol, roomId, 'carol')
+  await bobSeesCarol
+  await sync(alice)
+  await sync(bob)
+  const before = storeCommands.length
+  for (let i = 0; i < 20; i++) {
+    const toBob = nextEvent(bob, 'signal')
+    const toAlice = nextEvent(alice, 'signal')
+    t.match(await request(alice, 'signal', { to: bob.id, signal: { candidate: `a${i}` } }), { success: true })
+    t.match(await request(bob, 'signal', { to: alice.id, signal: { candidate: `b${i}` } }), { success: true })
+    t.match(await request(bob, 'signal', { to: carol.id, signal: { candidate: `c${i}` } }), { success: true })
+    await Promise.all([toBob, toAlice])
+  }
+  // Every signal was acked and delivered: a store command it had needed would be in by now.
+  t.same(storeCommands.slice(before), [], '60 signals across instances, no store command')
+
+  // Once bob has left, nothing reaches him: a signal goes to his seat's room, which he left with his
+  // seat. The instances hear of it a moment later, and then refuse such signals outright.
+  const aliceSeesLeft = nextEvent(alice, 'user-left')
+  await request(bob, 'leave-room')
+  await aliceSeesLeft
+  const bobSaw = collect(bob, 'signal')
+  await request(alice, 'signal', { to: bob.id, signal: { candidate: 'late' } })
+  await sync(bob)
+  t.same(bobSaw, [], 'not delivered')
+  await until(async () => (await request(alice, 'signal', { to: bob.id, signal: { candidate: 'later' } })).code === 'PEER_NOT_FOUND',
+    'the instances to hear that bob left')
+  t.pass('then refused with PEER_NOT_FOUND')
+})
+
+t.test('a member who left through one instance and sat down in another room there gets no signal from the first', async (t) => {
+  const call = await aliceHereBobThere(t)
+  if (!call) return
+  const { alice, bob, roomId } = call
+  await joinRoom(bob, roomId, 'bob')
+  const mallory = await call.b.connect()
+  const otherRoom = await createRoom(mallory, 'mallory')
+  const bobSaw = collect(bob, 'signal')
+  await request(bob, 'leave-room')
+  await joinRoom(bob, otherRoom, 'bob')
+  // The moment before alice's instance hears that he left: it still counts him in her room.
+  call.a.app.roster.seed(roomId, [alice.id!, bob.id!])
+  t.match(await request(alice, 'signal', { to: bob.id, signal: { sdp: 'for the old room' } }), { success: true },
+    'answered on what alice\'s instance believed')
+  const legit = nextEvent(bob, 'signal')
+  await request(mallory, 'signal', { to: bob.id, signal: { sdp: 'from his new room' } })
+  await legit
+  await sync(bob)
+  t.same(bobSaw, [{ from: mallory.id, signal: { sdp: 'from his new room' } }], 'only what his new room sent')
 })

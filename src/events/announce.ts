@@ -1,4 +1,5 @@
 import type { MediaStatus, Member, RoomJoined, SignalPayload } from '../protocol.js'
+import { seatRoom } from './current-room.js'
 import type { SignalingServer } from './event-router.js'
 
 /**
@@ -20,7 +21,8 @@ export interface Announcer {
   userAway(roomId: string, memberId: string): void
   /** To a room, but the member: it is back in its seat. */
   userBack(roomId: string, memberId: string): void
-  signal(to: string, data: { from: string; signal: SignalPayload['signal'] }): void
+  /** To the member `to` while it sits in `roomId` (its seat's room), wherever it is served. */
+  signal(roomId: string, to: string, data: { from: string; signal: SignalPayload['signal'] }): void
   /** To a room, but the member whose status it is. */
   mediaStatus(roomId: string, status: MediaStatus): void
   userList(socketId: string, users: Member[]): void
@@ -29,8 +31,14 @@ export interface Announcer {
   error(socketId: string, message: string): void
 }
 
-/** `sentTo` hears of every event to one socket: each carries a recovery offset. */
-export function createAnnouncer(io: SignalingServer, sentTo: (socketId: string) => void = () => {}): Announcer {
+export interface AnnouncerHooks {
+  /** Hears of every event to one socket: each carries a recovery offset (see recovery/keepalive.ts). */
+  sentTo?: (socketId: string) => void
+  /** Hears of every seat taken or freed that the room is told of (see rooms/room-roster.ts). */
+  seatChanged?: (change: 'joined' | 'left', roomId: string, memberId: string) => void
+}
+
+export function createAnnouncer(io: SignalingServer, { sentTo = () => {}, seatChanged = () => {} }: AnnouncerHooks = {}): Announcer {
   const toSocket = (socketId: string) => {
     sentTo(socketId)
     return io.to(socketId)
@@ -45,9 +53,11 @@ export function createAnnouncer(io: SignalingServer, sentTo: (socketId: string) 
       toSocket(socketId).emit('room-joined', joined)
     },
     userJoined(roomId, member) {
+      seatChanged('joined', roomId, member.id)
       io.to(roomId).except(member.id).emit('user-joined', member)
     },
     userLeft(roomId, memberId, exceptId) {
+      seatChanged('left', roomId, memberId)
       const room = io.to(roomId)
       ;(exceptId === undefined ? room : room.except(exceptId)).emit('user-left', memberId)
     },
@@ -57,8 +67,9 @@ export function createAnnouncer(io: SignalingServer, sentTo: (socketId: string) 
     userBack(roomId, memberId) {
       io.to(roomId).except(memberId).emit('user-back', { id: memberId })
     },
-    signal(to, data) {
-      toSocket(to).emit('signal', data)
+    signal(roomId, to, data) {
+      sentTo(to)
+      io.to(seatRoom(roomId, to)).emit('signal', data)
     },
     mediaStatus(roomId, status) {
       io.to(roomId).except(status.id).emit('camera-mic-status', status)

@@ -17,10 +17,26 @@ export function currentRoom(socket: SignalingSocket, claimedRoomId?: string): st
   return roomId
 }
 
-/** The socket is no longer in its room: its data and its Socket.IO room say so. */
+/**
+ * The Socket.IO room of one seat: only the member seated in `roomId` is in it, on whichever
+ * instance serves it. Signals go to it, not to the socket id, so that a signal reaches a peer only
+ * while that instance says it sits in the sender's room (see docs/recovery.md, Between instances).
+ */
+export function seatRoom(roomId: string, memberId: string): string {
+  return `${roomId}\n${memberId}`
+}
+
+/** The socket takes its seat: its Socket.IO rooms (the room's, and its seat's) say so. */
+export async function enterRoom(socket: SignalingSocket, roomId: string): Promise<void> {
+  socket.data.roomId = roomId
+  await socket.join([roomId, seatRoom(roomId, socket.id)])
+}
+
+/** The socket is no longer in its room: its data and its Socket.IO rooms say so. */
 export async function forgetRoom(socket: SignalingSocket, roomId: string): Promise<void> {
   socket.data.roomId = undefined
   await socket.leave(roomId)
+  await socket.leave(seatRoom(roomId, socket.id))
 }
 
 /** The socket's seat is gone while it thought it held one (its grace ran out, or it was taken): tell it. */

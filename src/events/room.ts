@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { CreateRoomPayload, JoinRoomPayload, LeaveRoomPayload, RegisterUsernamePayload } from '../protocol.js'
 import { normaliseRoomId } from '../rooms/room-id.js'
 import type { SeatRequest } from '../rooms/room-store.js'
-import { currentRoom, forgetRoom, loseSeat } from './current-room.js'
+import { currentRoom, enterRoom, forgetRoom, loseSeat } from './current-room.js'
 import type { EventDefinition, ServedSocket, SignalingSocket } from './event-router.js'
 import { SignalingError } from './signaling-error.js'
 import { createTokenBucket, type TokenBucket } from './token-bucket.js'
@@ -19,7 +19,7 @@ function requestedUsername(socket: SignalingSocket, requested: string | undefine
 
 /** Room lifecycle: usernames, creating, joining and leaving rooms, and leaving on disconnect. */
 export default async function roomEvents(fastify: FastifyInstance): Promise<void> {
-  const { rooms, socketEvents, config, recovery, announce } = fastify
+  const { rooms, socketEvents, config, recovery, announce, roster } = fastify
   /** Rooms each connection may still create: a few at once, then ROOMS_PER_MINUTE. */
   const roomBudgets = new WeakMap<ServedSocket, TokenBucket>()
 
@@ -63,8 +63,9 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       if (!budget.take()) throw new SignalingError('TOO_MANY_ROOMS')
 
       const { roomId, member } = await rooms.create(seatRequest(served, username))
-      Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
-      await socket.join(roomId)
+      Object.assign(socket.data, { username, camera: member.camera, mic: member.mic })
+      await enterRoom(socket, roomId)
+      roster.seed(roomId, [member.id])
 
       const ice = fastify.iceServers.forSocket(socket.id)
       const joined = { roomId, users: [member], iceServers: ice.iceServers, iceServersExpireAt: ice.expiresAt }
@@ -91,8 +92,9 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       if (outcome.status === 'full') throw new SignalingError('ROOM_FULL')
 
       const { member } = outcome
-      Object.assign(socket.data, { username, roomId, camera: member.camera, mic: member.mic })
-      await socket.join(roomId as string)
+      Object.assign(socket.data, { username, camera: member.camera, mic: member.mic })
+      await enterRoom(socket, roomId as string)
+      roster.seed(roomId as string, outcome.members.map(({ id }) => id))
 
       const ice = fastify.iceServers.forSocket(socket.id)
       const joined = {
@@ -157,8 +159,12 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
       const { roomId, username, camera = true, mic = true } = socket.data
       if (!socket.connected || roomId === undefined || username === undefined) continue
       const outcome = await rooms.join(roomId, seatRequest(served, username, { camera, mic }))
-      if (outcome.status === 'joined') announce.userJoined(roomId, outcome.member)
-      else await loseSeat(socket, roomId, announce)
+      if (outcome.status === 'joined') {
+        roster.seed(roomId, outcome.members.map(({ id }) => id))
+        announce.userJoined(roomId, outcome.member)
+      } else {
+        await loseSeat(socket, roomId, announce)
+      }
     }
   }
 }

@@ -39,11 +39,9 @@ export const ConfigSchema = Type.Object({
    */
   RECONNECT_GRACE_MS: Type.Integer({ minimum: 0, default: 20_000 }),
   /**
-   * Without Redis: the buffer that keeps relayed packets for resumes, allocated once. Only pages
-   * written to take memory: about the most bytes kept at once (they stay resident after). Size it
-   * for at least the peak rate times the retention (grace + 27.5 s by default): 5,000 signals/s of
-   * the bench's mix keep about 150 MB. When it is too small, the oldest packets go early (logged)
-   * and a client dropped that long cannot resume. At most 4 GiB, Node's largest Buffer.
+   * Without Redis: the most bytes the packet log that keeps sent packets for resumes may hold. It
+   * allocates as traffic needs and gives back what it prunes; past the cap the oldest packets go
+   * early (logged, and counted in signaling_recovery_log_dropped_total). docs/recovery.md sizes it.
    */
   RECOVERY_LOG_BYTES: Type.Integer({ minimum: 1 << 20, maximum: 2 ** 32, default: 256 << 20 }),
   /**

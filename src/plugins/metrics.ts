@@ -9,6 +9,8 @@ export interface Metrics {
   readonly signalRelayed: () => void
   /** A log line a client caused was dropped for being over its budget (see log-budget.ts). */
   readonly logLineSuppressed: () => void
+  /** Packets the recovery log dropped before their time, being at its cap. */
+  readonly recoveryPacketsDropped: (packets: number) => void
 }
 
 declare module 'fastify' {
@@ -119,6 +121,7 @@ export default fp(
     const handled = new Map<string, Map<string, number>>()
     let relayedTotal = 0
     let suppressedLines = 0
+    let droppedPackets = 0
     new Counter({
       name: 'signaling_events_total',
       help: 'Client events handled, by event and outcome (ok or the error code)',
@@ -161,6 +164,24 @@ export default fp(
       }
     })
 
+    new Gauge({
+      name: 'signaling_recovery_log_bytes',
+      help: 'Bytes the in-memory recovery log holds (packets kept for resumes, and spare chunks); 0 with Redis',
+      registers: [registry],
+      collect() {
+        this.set(fastify.hasDecorator('recovery') ? fastify.recovery.logBytes() : 0)
+      }
+    })
+    new Counter({
+      name: 'signaling_recovery_log_dropped_total',
+      help: 'Packets the recovery log dropped before their time, being at RECOVERY_LOG_BYTES: resumes from them fail',
+      registers: [registry],
+      collect() {
+        this.reset()
+        this.inc(droppedPackets)
+      }
+    })
+
     fastify.decorate('metrics', {
       observeEvent(event, outcome, seconds) {
         let byOutcome = handled.get(event)
@@ -173,6 +194,9 @@ export default fp(
       },
       logLineSuppressed() {
         suppressedLines++
+      },
+      recoveryPacketsDropped(packets) {
+        droppedPackets += packets
       }
     })
 

@@ -6,6 +6,7 @@ import type { ServerOptions } from 'socket.io'
 import { createMemoryRoomStore } from '../rooms/memory-room-store.js'
 import { connectRedis, type RedisClient } from '../rooms/redis-connection.js'
 import { createRedisRoomStore } from '../rooms/redis-room-store.js'
+import { createLocalOnlyRoster, createRoomRoster, type RoomRoster } from '../rooms/room-roster.js'
 import type { RoomStore } from '../rooms/room-store.js'
 
 /** How instances share their sockets' events: Socket.IO's adapter between them, when there are several. */
@@ -20,6 +21,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     rooms: RoomStore
     cluster: Cluster
+    /** Who sits in the rooms with a member here, kept current between instances (see room-roster.ts). */
+    roster: RoomRoster
   }
 }
 
@@ -73,9 +76,14 @@ async function useRedis(fastify: FastifyInstance, url: string): Promise<void> {
     channelPrefix: `${prefix}socket.io`,
     sessionKeyPrefix: `${prefix}session:`
   })
+  const roster = createRoomRoster()
   fastify.decorate('rooms', rooms)
   fastify.decorate('cluster', { shared: true, adapter })
+  fastify.decorate('roster', roster)
+  // Socket.IO exists once the socket plugin is registered, before ready.
+  fastify.addHook('onReady', async () => roster.attach(fastify.io))
   fastify.addHook('onClose', async () => {
+    roster.stop()
     await rooms.close()
     await Promise.all([storeRedis, adapterRedis].map(disconnect))
   })
@@ -89,6 +97,7 @@ export default fp(
     const rooms = createMemoryRoomStore({ capacity: config.MAX_USERS_PER_ROOM })
     fastify.decorate('rooms', rooms)
     fastify.decorate('cluster', { shared: false })
+    fastify.decorate('roster', createLocalOnlyRoster())
     fastify.addHook('onClose', () => rooms.close())
   },
   { name: 'room-store', dependencies: ['env', 'health'] }

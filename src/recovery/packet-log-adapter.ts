@@ -8,12 +8,12 @@ const PRUNE_INTERVAL_MS = 1000
 export interface PacketLogAdapterOptions {
   /** How long a session is kept after its socket disconnected. */
   graceMs: number
-  /** How long a packet is kept: as long as a resume may still ask for it (see socket.ts). */
+  /** How long a packet is kept: as long as a resume may still ask for it (see keepalive.ts). */
   retentionMs: number
-  /** The packet log's buffer (see createPacketLog). */
+  /** The most bytes the packet log may hold (see createPacketLog). */
   logBytes: number
-  /** Told when the log was too small for the retention (see createPacketLog). */
-  onOverwrite?: () => void
+  /** Told of packets dropped before their time, the log being at its cap. */
+  onDropped?: (packets: number) => void
   /** The clock (epoch ms); tests pass their own. */
   now?: () => number
 }
@@ -21,30 +21,47 @@ export interface PacketLogAdapterOptions {
 type SavedSession = Omit<Session, 'missedPackets'> & { disconnectedAt: number }
 
 /**
- * Socket.IO's in-memory adapter for connection state recovery, with the packet log in place of the
- * buffer Socket.IO's own (SessionAwareAdapter) keeps. That one holds every broadcast, every relayed
- * signal, as the live objects it was sent from (the packet, its data, its audience's Sets, its
- * offset) for the grace window plus up to a minute: at thousands of signals a second a million
- * small objects, which every scavenge promotes and every full GC marks, most of what recovery cost
- * in CPU and in p99 (docs/performance.md). The rest follows SessionAwareAdapter: sessions saved on
- * disconnect, restored within the grace window with the packets the socket's rooms got after its
- * offset, the offset appended last to each stored packet. Expired packets and sessions go every
- * second. For one instance; with Redis, the streams adapter keeps both in Redis.
+ * Socket.IO's in-memory adapter for connection state recovery (one instance; with Redis the streams
+ * adapter keeps both in Redis), following SessionAwareAdapter's rules but with the packet log in
+ * place of its buffer of live objects: docs/recovery.md says why, and what that cost.
  */
-export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onOverwrite, now = Date.now }: PacketLogAdapterOptions): typeof Adapter {
+export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropped, now = Date.now }: PacketLogAdapterOptions): typeof Adapter {
   /** Offsets only need to be unique on this instance, and short: every broadcast carries one. */
   const prefix = randomBytes(3).toString('base64url')
   let sequence = 0
 
   return class PacketLogAdapter extends Adapter {
-    private readonly log = createPacketLog({ capacityBytes: logBytes, onOverwrite })
+    private readonly log = createPacketLog({ capacityBytes: logBytes, onDropped, now })
     private readonly sessions = new Map<string, SavedSession>()
+    /** Each room of a saved session, with how many hold it: a recovery may still replay packets to it. */
+    private readonly savedRooms = new Map<string, number>()
     private readonly sweep = setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref()
 
     private prune(): void {
       const at = now()
       this.log.prune(at - retentionMs)
-      for (const [pid, session] of this.sessions) if (session.disconnectedAt + graceMs < at) this.sessions.delete(pid)
+      for (const [pid, session] of this.sessions) if (session.disconnectedAt + graceMs < at) this.forget(pid, session)
+    }
+
+    private forget(pid: string, session: SavedSession): void {
+      this.sessions.delete(pid)
+      for (const room of session.rooms) {
+        const count = (this.savedRooms.get(room) ?? 1) - 1
+        if (count <= 0) this.savedRooms.delete(room)
+        else this.savedRooms.set(room, count)
+      }
+    }
+
+    /** Whether anyone could ever get a packet sent to these rooms: someone is in one, or may come back to it. */
+    private replayable(rooms: Set<string>): boolean {
+      if (rooms.size === 0) return true
+      for (const room of rooms) if (this.rooms.has(room) || this.savedRooms.has(room)) return true
+      return false
+    }
+
+    /** Bytes the packet log holds (see createPacketLog). */
+    get logBytes(): number {
+      return this.log.heldBytes
     }
 
     /** When the oldest packet a resume could still start from was sent; undefined when none is kept. */
@@ -57,7 +74,10 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onOverw
     }
 
     override persistSession(session: Omit<Session, 'missedPackets'>): void {
+      const previous = this.sessions.get(session.pid)
+      if (previous !== undefined) this.forget(session.pid, previous)
       this.sessions.set(session.pid, { ...session, disconnectedAt: now() })
+      for (const room of session.rooms) this.savedRooms.set(room, (this.savedRooms.get(room) ?? 0) + 1)
     }
 
     override async restoreSession(pid: string, offset: string): Promise<Session> {
@@ -66,7 +86,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onOverw
       const session = this.sessions.get(pid)
       if (session === undefined) return none
       if (session.disconnectedAt + graceMs < now()) {
-        this.sessions.delete(pid)
+        this.forget(pid, session)
         return none
       }
       const missedPackets = this.log.since(offset, session.rooms)
@@ -75,8 +95,9 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onOverw
 
     override broadcast(packet: { type: number; id?: number; data: unknown[] }, opts: BroadcastOptions): void {
       // Events without an ack (which could not be replayed) and not volatile get an offset and are
-      // kept, before they are sent, so that the log stays in emission order.
-      if (packet.type === 2 && packet.id === undefined && opts.flags?.volatile === undefined) {
+      // kept, before they are sent, so that the log stays in emission order; not those that nobody
+      // could ever get (a signal to a socket gone for good).
+      if (packet.type === 2 && packet.id === undefined && opts.flags?.volatile === undefined && this.replayable(opts.rooms)) {
         packet.data.push(prefix + (sequence++).toString(36))
         this.log.add(now(), opts.rooms, opts.except ?? [], packet.data)
       }

@@ -1,152 +1,154 @@
-/** Whether `value` holds binary data, which JSON would not carry (Socket.IO sends it as attachments). */
-function containsBinary(value: unknown, depth = 0): boolean {
-  if (value === null || typeof value !== 'object' || depth > 32) return false
-  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return true
-  for (const child of Array.isArray(value) ? value : Object.values(value)) if (containsBinary(child, depth + 1)) return true
-  return false
-}
+/** The size of a chunk of the log: what it allocates at a time, 1 MiB or an eighth of a smaller cap. */
+const STANDARD_CHUNK_BYTES = 1 << 20
+/** An emptied chunk kept for reuse goes after this long unused: steady traffic reuses its chunks. */
+const SPARE_IDLE_MS = 10_000
 
 export interface PacketLogOptions {
-  /** Size of the one buffer holding the packets' bytes (see createPacketLog). */
+  /** The most bytes the log may hold, packets and spare chunks together. */
   capacityBytes: number
-  /** The unit the buffer is handed out in: 1 MiB, or an eighth of a smaller capacity. */
+  /** The unit it allocates in (see STANDARD_CHUNK_BYTES). */
   chunkBytes?: number
-  /** Told when every chunk held packets and the oldest had to go to make room for a new one. */
-  onOverwrite?: () => void
+  /** Told of each packet dropped before its time because the log was at its cap. */
+  onDropped?: (packets: number) => void
+  /** The clock (epoch ms) for spares' idle time; tests pass their own. */
+  now?: () => number
+}
+
+/** A run of bytes holding packets back to back, in emission order. */
+interface Chunk {
+  bytes: Buffer
+  used: number
+  /** The index (in `times`…) of the chunk's first packet. */
+  first: number
 }
 
 /**
- * Sent packets kept for resumes. Each packet's audience and data, as flat JSON (what went on the
- * wire anyway), are copied into one buffer allocated at boot; per packet, only numbers stay on the
- * V8 heap (its emission time, where its bytes are, their lengths). Kept as strings on the heap, a
- * second of relayed signals (megabytes at thousands a second) was promoted by every scavenge, the
- * relay's p99 at our defaults (docs/performance.md); and buffers allocated as the traffic grew
- * made V8 run full GCs as its external memory grew. This one is counted once.
- *
- * The buffer is handed out in chunks, filled in order and given back once pruning has emptied
- * them. The lowest free chunk is taken first, so the pages touched (the log's share of RSS) stay
- * near the most bytes ever kept at once, not the capacity. Only when every chunk holds packets
- * does the oldest chunk's go early (`onOverwrite`): their offsets can no longer be resumed from,
- * as if pruned. Packets holding binary data, which JSON would mangle, or bigger than a chunk are
- * kept as they are, on the heap. Socket.IO puts a packet's offset last in its data, so that is
- * where a resume's offset is looked for.
+ * Sent packets kept for resumes, as flat JSON bytes (each packet's audience, then its data with the
+ * offset last, as Socket.IO puts it) in chunks allocated as traffic needs them and given back once
+ * pruning has emptied them; per packet only numbers stay on the V8 heap. Why it is built so, and
+ * what was measured, is in docs/recovery.md.
  */
-export function createPacketLog({
-  capacityBytes,
-  chunkBytes = Math.max(1, Math.min(1 << 20, Math.floor(capacityBytes / 8))),
-  onOverwrite = () => {}
-}: PacketLogOptions) {
-  const chunkCount = Math.max(1, Math.floor(capacityBytes / chunkBytes))
-  // Not zeroed: the OS provides pages as they are first written.
-  const bytes = Buffer.allocUnsafeSlow(chunkCount * chunkBytes)
-  const isFree = new Uint8Array(chunkCount).fill(1)
-  /** The chunks in use, oldest first: the one numbered `firstChunk + i` is buffer chunk `inUse[i]`. */
-  const inUse: number[] = []
-  let firstChunk = 0
-  /** Bytes used in the newest chunk (a full one before the first packet). */
-  let tailUsed = chunkBytes
-  /** The end of the highest chunk ever handed out: the pages touched. */
-  let touched = 0
-  // Per packet in emission order, from `head`: when it was sent, where its record starts (its
-  // chunk's number times the chunk size, plus its offset in the chunk), its audience's length and
-  // its data's. A packet kept as it is takes one byte, so that starts stay unique, and is in
-  // `held` by its start; its lengths are -1.
+export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.min(STANDARD_CHUNK_BYTES, Math.floor(capacityBytes / 8))), onDropped = () => {}, now = Date.now }: PacketLogOptions) {
+  /** The chunks holding packets, oldest first; the last one is written to. */
+  const chunks: Chunk[] = []
+  /** Emptied standard chunks, newest last, with when they were emptied. */
+  const spares: Array<{ bytes: Buffer; since: number }> = []
+  let heldBytes = 0
+  // Per packet in emission order, from `head`: when it was sent, the chunk index it is in (as an
+  // absolute count, so that it survives the chunk list shifting), where it starts in it, and its
+  // audience's and data's lengths in bytes.
   const times: number[] = []
-  const starts: number[] = []
+  const chunkOf: number[] = []
+  const offsets: number[] = []
   const audienceLengths: number[] = []
   const dataLengths: number[] = []
-  const held = new Map<number, { audience: string; data: unknown[] }>()
   let head = 0
+  /** The absolute number of chunks[0]. */
+  let firstChunk = 0
 
   /** Forgets the packets before index `until`, compacting the arrays once a good share is dead. */
   function dropUntil(until: number): void {
-    for (let i = head; i < until; i++) if (dataLengths[i] === -1) held.delete(starts[i]!)
     head = until
     if (head > 1024 && head * 2 > times.length) {
-      times.splice(0, head)
-      starts.splice(0, head)
-      audienceLengths.splice(0, head)
-      dataLengths.splice(0, head)
+      for (const list of [times, chunkOf, offsets, audienceLengths, dataLengths]) list.splice(0, head)
+      for (const chunk of chunks) chunk.first -= head
       head = 0
     }
   }
 
-  function releaseOldestChunk(): void {
-    isFree[inUse.shift()!] = 1
+  /** Gives back the oldest chunk, whose packets are all gone. */
+  function releaseOldest(): void {
+    const chunk = chunks.shift()!
     firstChunk++
-  }
-
-  /** Starts a new chunk, overwriting the oldest when none is free. */
-  function takeChunk(): void {
-    let chunk = isFree.indexOf(1)
-    if (chunk === -1) {
-      const end = (firstChunk + 1) * chunkBytes
-      let until = head
-      while (until < starts.length && starts[until]! < end) until++
-      const dropped = until > head
-      dropUntil(until)
-      releaseOldestChunk()
-      if (dropped) onOverwrite()
-      chunk = isFree.indexOf(1)
+    if (chunk.bytes.length === chunkBytes) {
+      spares.push({ bytes: chunk.bytes, since: now() })
+    } else {
+      heldBytes -= chunk.bytes.length
     }
-    isFree[chunk] = 0
-    inUse.push(chunk)
-    tailUsed = 0
-    touched = Math.max(touched, (chunk + 1) * chunkBytes)
   }
 
-  /** Where a record of `length` bytes (at most a chunk) goes. */
-  function place(length: number): number {
-    if (tailUsed + length > chunkBytes) takeChunk()
-    const start = (firstChunk + inUse.length - 1) * chunkBytes + tailUsed
-    tailUsed += length
-    return start
+  /** Lets go of spares unused for SPARE_IDLE_MS: their pages go back to the system. */
+  function trimSpares(): void {
+    const stale = now() - SPARE_IDLE_MS
+    while (spares.length > 0 && spares[0]!.since < stale) {
+      spares.shift()
+      heldBytes -= chunkBytes
+    }
   }
 
-  /** The buffer index of a record's start. */
-  function at(start: number): number {
-    return inUse[Math.floor(start / chunkBytes) - firstChunk]! * chunkBytes + (start % chunkBytes)
+  /** Makes room for a chunk of `size` bytes, dropping the oldest packets early if the cap says so. */
+  function newChunk(size: number): Chunk {
+    let bytes: Buffer | undefined
+    if (size === chunkBytes && spares.length > 0) {
+      bytes = spares.pop()!.bytes
+    } else {
+      while (heldBytes + size > capacityBytes && spares.length > 0) {
+        spares.shift()
+        heldBytes -= chunkBytes
+      }
+      while (heldBytes + size > capacityBytes && chunks.length > 0) {
+        const oldest = chunks[0]!
+        const next = chunks[1]?.first ?? times.length
+        const dropped = Math.max(0, next - Math.max(head, oldest.first))
+        dropUntil(Math.max(head, next))
+        chunks.shift()
+        firstChunk++
+        heldBytes -= oldest.bytes.length
+        if (dropped > 0) onDropped(dropped)
+      }
+      // Not zeroed: the system provides its pages as they are first written.
+      bytes = Buffer.allocUnsafeSlow(size)
+      heldBytes += size
+    }
+    const chunk = { bytes, used: 0, first: times.length }
+    chunks.push(chunk)
+    return chunk
   }
 
-  function text(index: number, length: number): string {
-    return bytes.toString('utf8', index, index + length)
+  function text(chunk: Chunk, start: number, length: number): string {
+    return chunk.bytes.toString('utf8', start, start + length)
   }
 
   return {
+    /** Packets kept. */
+    get size(): number {
+      return times.length - head
+    },
+    /** Bytes allocated: chunks holding packets, and spares kept for reuse. */
+    get heldBytes(): number {
+      return heldBytes
+    },
     /** When the oldest packet kept was sent; undefined when none is. */
     get oldestAt(): number | undefined {
       return head < times.length ? times[head] : undefined
     },
-    get size(): number {
-      return times.length - head
-    },
-    /** How much of the buffer has ever been handed out: the pages it may have touched. */
-    get touchedBytes(): number {
-      return touched
-    },
-    /** Packets arrive in emission order. */
+
+    /** Packets arrive in emission order. `data` is JSON (no client event carries binary). */
     add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, data: unknown[]): void {
       const audience = JSON.stringify([[...rooms], [...except]])
-      const json = containsBinary(data) ? undefined : JSON.stringify(data)
-      let audienceLength = Buffer.byteLength(audience)
-      let dataLength = json === undefined ? -1 : Buffer.byteLength(json)
-      let start: number
-      if (dataLength >= 0 && audienceLength + dataLength <= chunkBytes) {
-        start = place(audienceLength + dataLength)
-        const index = at(start)
-        bytes.write(audience, index)
-        bytes.write(json!, index + audienceLength)
-      } else {
-        start = place(1)
-        held.set(start, { audience, data })
-        audienceLength = dataLength = -1
+      const json = JSON.stringify(data)
+      const audienceLength = Buffer.byteLength(audience)
+      const dataLength = Buffer.byteLength(json)
+      const length = audienceLength + dataLength
+      if (length > capacityBytes) {
+        // Kept, it would push out everything else and still not fit: a resume from here fails.
+        onDropped(1)
+        return
       }
+      let chunk = chunks.at(-1)
+      if (chunk === undefined || chunk.used + length > chunk.bytes.length) chunk = newChunk(Math.max(chunkBytes, length))
+      const start = chunk.used
+      chunk.bytes.write(audience, start)
+      chunk.bytes.write(json, start + audienceLength)
+      chunk.used += length
       times.push(emittedAt)
-      starts.push(start)
+      chunkOf.push(firstChunk + chunks.length - 1)
+      offsets.push(start)
       audienceLengths.push(audienceLength)
       dataLengths.push(dataLength)
     },
-    /** Drops the packets emitted before `threshold`. */
+
+    /** Drops the packets emitted before `threshold`, and gives back the chunks that emptied. */
     prune(threshold: number): void {
       let low = head
       let high = times.length
@@ -156,10 +158,12 @@ export function createPacketLog({
         else high = middle
       }
       if (low > head) dropUntil(low)
-      // Chunks older than the oldest packet's are empty now; the newest is kept to write on.
-      const oldest = head < starts.length ? Math.floor(starts[head]! / chunkBytes) : firstChunk + inUse.length - 1
-      while (firstChunk < oldest) releaseOldestChunk()
+      // Every chunk before the oldest packet's is empty (all of them when nothing is left).
+      const keepFrom = head < times.length ? chunkOf[head]! : firstChunk + chunks.length
+      while (firstChunk < keepFrom) releaseOldest()
+      trimSpares()
     },
+
     /**
      * The data of the packets after `offset` that a socket in `socketRooms` would have received,
      * by Socket.IO's rule; undefined when the offset is no longer (or never was) here. Only the
@@ -167,36 +171,31 @@ export function createPacketLog({
      */
     since(offset: string, socketRooms: string[]): unknown[][] | undefined {
       const ending = Buffer.from(',' + JSON.stringify(offset) + ']')
+      const chunkAt = (index: number): Chunk => chunks[chunkOf[index]! - firstChunk]!
       let index = times.length - 1
       for (; index >= head; index--) {
         const dataLength = dataLengths[index]!
-        if (dataLength === -1) {
-          const { data } = held.get(starts[index]!)!
-          if (data[data.length - 1] === offset) break
-        } else if (dataLength >= ending.length) {
-          const end = at(starts[index]!) + audienceLengths[index]! + dataLength
-          if (bytes.compare(ending, 0, ending.length, end - ending.length, end) === 0) break
-        }
+        if (dataLength < ending.length) continue
+        const end = offsets[index]! + audienceLengths[index]! + dataLength
+        if (chunkAt(index).bytes.compare(ending, 0, ending.length, end - ending.length, end) === 0) break
       }
       if (index < head) return undefined
       const quoted = socketRooms.map((room) => JSON.stringify(room))
       const missed: unknown[][] = []
       for (let i = index + 1; i < times.length; i++) {
-        const dataLength = dataLengths[i]!
-        const audience = dataLength === -1 ? held.get(starts[i]!)!.audience : text(at(starts[i]!), audienceLengths[i]!)
+        const chunk = chunkAt(i)
+        const audience = text(chunk, offsets[i]!, audienceLengths[i]!)
         // Cheap first: a packet for some rooms names one of this socket's, or it is not for it.
         if (!audience.startsWith('[[]') && !quoted.some((room) => audience.includes(room))) continue
         const [rooms, except] = JSON.parse(audience) as [string[], string[]]
         const included = rooms.length === 0 || socketRooms.some((room) => rooms.includes(room))
         const excluded = socketRooms.some((room) => except.includes(room))
         if (!included || excluded) continue
-        missed.push(
-          dataLength === -1
-            ? held.get(starts[i]!)!.data
-            : (JSON.parse(text(at(starts[i]!) + audienceLengths[i]!, dataLength)) as unknown[])
-        )
+        missed.push(JSON.parse(text(chunk, offsets[i]! + audienceLengths[i]!, dataLengths[i]!)) as unknown[])
       }
       return missed
     }
   }
 }
+
+export type PacketLog = ReturnType<typeof createPacketLog>

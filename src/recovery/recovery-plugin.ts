@@ -5,7 +5,7 @@ import { createPacketLogAdapter } from './packet-log-adapter.js'
 import { createSessionRelease } from './session-release.js'
 
 /** A full recovery log is reported at most this often. */
-const OVERWRITE_WARNING_INTERVAL_MS = 60_000
+const FULL_LOG_WARNING_INTERVAL_MS = 60_000
 
 /**
  * The disconnect reasons Socket.IO keeps a recovery session for (`RECOVERABLE_DISCONNECT_REASONS`
@@ -30,6 +30,8 @@ export interface Recovery {
   keepsSeat(reason: string): boolean
   /** A packet with a recovery offset went to this socket (see keepalive.ts). */
   readonly noteOffset: (socketId: string) => void
+  /** Bytes the in-memory packet log holds (0 with Redis, whose stream holds them, or without recovery). */
+  readonly logBytes: () => number
 }
 
 declare module 'fastify' {
@@ -51,20 +53,21 @@ export default fp(
     const { config, cluster } = fastify
     const graceMs = config.RECONNECT_GRACE_MS
     if (graceMs === 0) {
-      fastify.decorate('recovery', { enabled: false, socketOptions: { adapter: cluster.adapter }, keepsSeat: () => false, noteOffset: () => {} })
+      fastify.decorate('recovery', { enabled: false, socketOptions: { adapter: cluster.adapter }, keepsSeat: () => false, noteOffset: () => {}, logBytes: () => 0 })
       return
     }
 
     let warnedAt = -Infinity
-    const onOverwrite = (): void => {
-      if (Date.now() - warnedAt < OVERWRITE_WARNING_INTERVAL_MS) return
+    const onDropped = (packets: number): void => {
+      fastify.metrics.recoveryPacketsDropped(packets)
+      if (Date.now() - warnedAt < FULL_LOG_WARNING_INTERVAL_MS) return
       warnedAt = Date.now()
       fastify.log.warn({ logBytes: config.RECOVERY_LOG_BYTES }, 'recovery log full: packets dropped before their time; raise RECOVERY_LOG_BYTES')
     }
     const retentionMs = packetRetentionMs({ graceMs, pingIntervalMs: config.PING_INTERVAL_MS, pingTimeoutMs: config.PING_TIMEOUT_MS })
     const release = createSessionRelease({ shared: cluster.shared })
     const keepalive = createRecoveryKeepalive(graceMs)
-    const adapter = cluster.adapter ?? createPacketLogAdapter({ graceMs, retentionMs, logBytes: config.RECOVERY_LOG_BYTES, onOverwrite })
+    const adapter = cluster.adapter ?? createPacketLogAdapter({ graceMs, retentionMs, logBytes: config.RECOVERY_LOG_BYTES, onDropped })
 
     fastify.decorate('recovery', {
       enabled: true,
@@ -75,7 +78,12 @@ export default fp(
         connectionStateRecovery: { maxDisconnectionDuration: graceMs, skipMiddlewares: !config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL }
       },
       keepsSeat: (reason: string) => RECOVERABLE_REASONS.has(reason),
-      noteOffset: keepalive.noteOffset
+      noteOffset: keepalive.noteOffset,
+      logBytes: () => {
+        // The packet log adapter's, when it is the adapter (not with Redis).
+        const held: unknown = (fastify.io.of('/').adapter as { logBytes?: unknown }).logBytes
+        return typeof held === 'number' ? held : 0
+      }
     })
 
     // Socket.IO exists once the socket plugin is registered, before ready.
@@ -89,5 +97,5 @@ export default fp(
     })
     fastify.addHook('preClose', async () => keepalive.stop())
   },
-  { name: 'recovery', dependencies: ['env', 'room-store'] }
+  { name: 'recovery', dependencies: ['env', 'room-store', 'metrics'] }
 )

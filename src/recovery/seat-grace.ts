@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { loseSeat } from '../events/current-room.js'
+import { enterRoom, loseSeat } from '../events/current-room.js'
 
 /**
  * The seat side of recovery: a member whose connection dropped keeps its seat for the grace
@@ -7,7 +7,7 @@ import { loseSeat } from '../events/current-room.js'
  * and loses it when the window ends (`user-left`), on whichever instance notices first.
  */
 export default async function seatGraceEvents(fastify: FastifyInstance): Promise<void> {
-  const { rooms, socketEvents, config, recovery, announce } = fastify
+  const { rooms, socketEvents, config, recovery, announce, roster } = fastify
   if (!recovery.enabled) return
   const graceMs = config.RECONNECT_GRACE_MS
 
@@ -23,6 +23,10 @@ export default async function seatGraceEvents(fastify: FastifyInstance): Promise
     const roomId = socket.data.roomId
     if (!socket.recovered || roomId === undefined) return
     if (await rooms.markBack(roomId, socket.id, connectionId)) {
+      // Its rooms came back with it; a session saved by an earlier version lacks its seat's room.
+      await enterRoom(socket, roomId)
+      // Back through another instance, maybe: this one learns who sits in the room now.
+      if (fastify.cluster.shared) roster.seed(roomId, ((await rooms.members(roomId)) ?? []).map(({ id }) => id))
       announce.userBack(roomId, socket.id)
       return
     }
