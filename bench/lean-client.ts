@@ -76,6 +76,24 @@ export class LeanClient {
     })
   }
 
+  /** `42[event, payload]`, no ack. */
+  emit<E extends ClientEvent>(event: E, payload: PayloadOf<E>): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(`42${JSON.stringify([event, payload])}`)
+  }
+
+  /** As socket.disconnect() does: the namespace's DISCONNECT, then the transport closes. */
+  disconnect(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send('41')
+    this.close()
+  }
+
+  /** As a lost network does: the TCP connection just goes, with no closing handshake. */
+  drop(): void {
+    for (const resolve of this.acks.values()) resolve(CLOSED)
+    this.acks.clear()
+    this.ws.terminate()
+  }
+
   /** Acks never answered (the connection closed): resolved as failures so nothing waits forever. */
   close(): void {
     for (const resolve of this.acks.values()) resolve(CLOSED)

@@ -14,7 +14,8 @@ export interface WorkerSetup {
 }
 
 export type WorkerCommand =
-  | { cmd: 'connect' }
+  /** Seats `rooms` more rooms (the setup's count when absent). */
+  | { cmd: 'connect'; rooms?: number }
   | { cmd: 'relay'; rate: number; durationMs: number }
   | { cmd: 'close' }
 
@@ -99,11 +100,14 @@ async function seatRoom(index: number, report: ConnectReport): Promise<void> {
   roomMembers.push(members)
 }
 
-async function connectAll(): Promise<ConnectReport> {
+/** Rooms this thread has started seating, over every connect command. */
+let started = 0
+
+async function connectAll(count: number): Promise<ConnectReport> {
   const report: ConnectReport = { joinMs: [], failedJoins: 0, seated: 0 }
-  let next = 0
-  const lanes = Array.from({ length: Math.min(CONNECT_CONCURRENCY, rooms) }, async () => {
-    while (next < rooms) await seatRoom(next++, report)
+  const end = started + count
+  const lanes = Array.from({ length: Math.min(CONNECT_CONCURRENCY, count) }, async () => {
+    while (started < end) await seatRoom(started++, report)
   })
   await Promise.all(lanes)
   return report
@@ -165,7 +169,7 @@ async function relay(rate: number, durationMs: number): Promise<RelayReport> {
 }
 
 parentPort!.on('message', (command: WorkerCommand) => {
-  if (command.cmd === 'connect') void connectAll().then((report) => parentPort!.postMessage(report))
+  if (command.cmd === 'connect') void connectAll(command.rooms ?? rooms).then((report) => parentPort!.postMessage(report))
   else if (command.cmd === 'relay') void relay(command.rate, command.durationMs).then((report) => parentPort!.postMessage(report))
   else {
     for (const members of roomMembers) for (const { socket } of members) socket.close()

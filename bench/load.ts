@@ -29,8 +29,18 @@ export class Load {
     )
   }
 
-  async connect(): Promise<ConnectReport> {
-    const reports = await this.ask<ConnectReport>({ cmd: 'connect' })
+  /** Seats every thread's rooms, or `rooms` more in all (shared between the threads). */
+  async connect(rooms?: number): Promise<ConnectReport> {
+    const reports = await Promise.all(
+      this.workers.map(
+        (worker, w) =>
+          new Promise<ConnectReport>((resolve) => {
+            worker.once('message', resolve)
+            const share = rooms === undefined ? undefined : Math.floor(rooms / this.workers.length) + (w < rooms % this.workers.length ? 1 : 0)
+            worker.postMessage({ cmd: 'connect', rooms: share } satisfies WorkerCommand)
+          })
+      )
+    )
     return {
       joinMs: reports.flatMap((r) => r.joinMs),
       failedJoins: reports.reduce((sum, r) => sum + r.failedJoins, 0),

@@ -15,9 +15,17 @@ export const { values: args } = parseArgs({
     'server-env': { type: 'string', multiple: true, default: [] },
     'server-cpus': { type: 'string' },
     'floor-node-flags': { type: 'string', default: '' },
-    'from-json': { type: 'string' }
+    'from-json': { type: 'string' },
+    profile: { type: 'string', default: 'relay' },
+    lanes: { type: 'string', default: '40' },
+    round: { type: 'string', default: '30' },
+    'max-rss-mb': { type: 'string', default: '400' },
+    step: { type: 'string', default: '1000' }
   }
 })
+/** relay: the join storm then paced signals; churn: rooms made and ended continuously; ceiling: sockets until an RSS. */
+export const PROFILE = args.profile
+if (!['relay', 'churn', 'ceiling'].includes(PROFILE)) throw new Error(`--profile is relay, churn or ceiling, not ${PROFILE}`)
 /** Extra settings for our server, `--server-env RECONNECT_GRACE_MS=0`: to measure what a feature costs. */
 export const SERVER_ENV = Object.fromEntries(
   (args['server-env']).map((pair) => {

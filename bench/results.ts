@@ -13,6 +13,11 @@ export interface RatePoint {
    * them) plus pings and keepalives, over the phase and its drain. An exact count, unlike CPU time.
    */
   writesPerSignal?: number
+  /** With Redis: commands Redis ran per signal relayed, in all and by command (the bench's own left out). */
+  redisCommandsPerSignal?: number
+  redisCommandsBySignal?: Record<string, number>
+  /** With Redis on this machine: its CPU time per signal. */
+  redisCpuMicrosPerSignal?: number
 }
 
 export interface ScenarioResult {

@@ -15,6 +15,8 @@ export const SERVERS = {
 export interface Running {
   url: string
   child?: ChildProcess
+  /** Ours: where its metrics are served (on their own port). */
+  metricsUrl?: string
 }
 
 /** The CPUs of this machine not in a taskset list such as `0` or `0-1,3`. */
@@ -49,10 +51,14 @@ export function start(kind: keyof typeof SERVERS, env: Record<string, string> = 
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...(kind === 'ours' ? SERVER_ENV : {}), ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
+  let metricsUrl: string | undefined
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
+      // Our metrics listen first (onReady), then the public port.
+      const metrics = /metrics served at \/metrics on port (\d+)/.exec(line)
+      if (metrics) metricsUrl = `http://127.0.0.1:${metrics[1]}/metrics`
       const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
-      if (match) resolve({ url: match[1]!, child })
+      if (match) resolve({ url: match[1]!, child, metricsUrl })
     })
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)))
   })

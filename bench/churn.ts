@@ -1,0 +1,88 @@
+/**
+ * The churn profile: rooms created, negotiated and ended continuously, and what the server's
+ * resident memory does meanwhile and after (peak, each round's peak, and idle once everyone left
+ * and the recovery log emptied).
+ */
+import { Worker } from 'node:worker_threads'
+import type { ChurnReport, ChurnSetup } from './churn-worker.js'
+import { rssBytes } from './proc-stats.js'
+import type { Running } from './servers.js'
+
+export interface ChurnResult {
+  name: string
+  /** Resident memory right after boot, before any socket. */
+  bootRss: number
+  peakRss: number
+  /** The peak of each round of `roundMs`, in order: growth round over round shows here. */
+  roundPeaks: number[]
+  /** Once every socket left and the recovery log gave back its chunks. */
+  idleRss: number
+  sockets: number
+  rooms: number
+  failed: number
+  endedBy: ChurnReport['endedBy']
+}
+
+const SAMPLE_MS = 250
+const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A sample of the server's metrics (ours only): undefined for the floor. */
+async function metric(server: Running, name: string): Promise<number | undefined> {
+  if (server.metricsUrl === undefined) return undefined
+  const text = await (await fetch(server.metricsUrl)).text()
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `))
+  return line === undefined ? undefined : Number(line.split(' ')[1])
+}
+
+export async function churn(name: string, server: Running, { lanes, durationMs, roundMs, workers }: { lanes: number; durationMs: number; roundMs: number; workers: number }): Promise<ChurnResult> {
+  const pid = server.child!.pid!
+  await wait(2000)
+  const bootRss = rssBytes(pid)
+  const roundPeaks: number[] = []
+  let peakRss = bootRss
+  let roundStart = Date.now()
+  let roundPeak = 0
+  const sampler = setInterval(() => {
+    const rss = rssBytes(pid)
+    peakRss = Math.max(peakRss, rss)
+    roundPeak = Math.max(roundPeak, rss)
+    if (Date.now() - roundStart >= roundMs) {
+      roundPeaks.push(roundPeak)
+      roundPeak = 0
+      roundStart = Date.now()
+    }
+  }, SAMPLE_MS)
+  const threads = Array.from({ length: workers }, (_, w) => {
+    const share = Math.floor(lanes / workers) + (w < lanes % workers ? 1 : 0)
+    const setup: ChurnSetup = { urls: [server.url], lanes: share, durationMs, firstLane: w * lanes }
+    return new Worker(new URL('./churn-worker.js', import.meta.url), { workerData: setup })
+  })
+  const reports = await Promise.all(threads.map((thread) => new Promise<ChurnReport>((resolve) => thread.once('message', resolve))))
+  await Promise.all(threads.map((thread) => thread.terminate()))
+  clearInterval(sampler)
+  if (roundPeak > 0) roundPeaks.push(roundPeak)
+  console.error(`${name}: churn over; waiting for the sockets to go and the recovery log to empty`)
+  // Dropped transports keep their seats for the grace window, and the log its packets for the
+  // retention; then spares go after 10 s. Ours says when: the floor has nothing to wait for.
+  const deadline = Date.now() + 180_000
+  while (Date.now() < deadline) {
+    const [sockets, logBytes] = [await metric(server, 'signaling_connected_sockets'), await metric(server, 'signaling_recovery_log_bytes')]
+    if ((sockets ?? 0) === 0 && (logBytes ?? 0) === 0) break
+    await wait(1000)
+  }
+  // Resident memory settles as V8 collects what the departed sockets left: the lowest of 10 s.
+  let idleRss = Infinity
+  for (let i = 0; i < 40; i++, await wait(SAMPLE_MS)) idleRss = Math.min(idleRss, rssBytes(pid))
+  const sum = (pick: (report: ChurnReport) => number): number => reports.reduce((total, report) => total + pick(report), 0)
+  return {
+    name,
+    bootRss,
+    peakRss,
+    roundPeaks,
+    idleRss,
+    sockets: sum((r) => r.sockets),
+    rooms: sum((r) => r.rooms),
+    failed: sum((r) => r.failed),
+    endedBy: { leave: sum((r) => r.endedBy.leave), disconnect: sum((r) => r.endedBy.disconnect), drop: sum((r) => r.endedBy.drop) }
+  }
+}
