@@ -174,3 +174,89 @@ t.test('the adapter: sessions saved on disconnect, restored within the window, b
   clock += graceMs + 1
   t.equal(await adapter.restoreSession('pid-bob', offset), none, 'past the grace window')
 })
+
+t.test('packets to rooms gone for good die before their time; their offsets still resume', async (t) => {
+  // About 45 bytes a packet, four to a 200-byte chunk.
+  let clock = 0
+  const log = createPacketLog({ capacityBytes: 1 << 20, chunkBytes: 200, now: () => clock })
+  const packet = (room: string, i: number) => ['signal', { n: i }, `${room}-${i}`]
+  // Two rooms interleaved, then a chunk of room-2's only.
+  for (let i = 0; i < 16; i++) log.add(i, [i % 2 === 0 ? 'room-1' : 'room-2'], [], packet(i % 2 === 0 ? 'room-1' : 'room-2', i))
+  for (let i = 16; i < 20; i++) log.add(i, ['room-2'], [], packet('room-2', i))
+  log.add(20, ['room-1', 'room-3'], [], packet('both', 20))
+  log.add(21, ['room-3'], [], packet('room-3', 21))
+  const busy = log.heldBytes
+  t.equal(log.size, 22)
+  log.roomGone('room-2')
+  t.equal(log.size, 10, "room-2's twelve packets are dead")
+  t.same(log.since('room-2-1', ['room-1'])?.map((p) => p[2]), ['room-1-2', 'room-1-4', 'room-1-6', 'room-1-8', 'room-1-10', 'room-1-12', 'room-1-14', 'both-20'],
+    'a socket whose last packet went to the gone room resumes from it, and gets the live ones after it')
+  // Emptied chunks wait ten seconds as spares (see above) before they go.
+  clock += 10_001
+  log.prune(0)
+  t.equal(log.size, 10, 'pruning before the oldest packet takes none')
+  t.ok(log.heldBytes <= busy / 2, `the chunk of room-2's only was given back, the half-dead ones copied into less (${busy} → ${log.heldBytes})`)
+  log.roomGone('room-1')
+  t.equal(log.size, 2, 'a packet to two rooms lives while one of them does')
+  t.same(log.since('room-1-0', ['room-3'])?.map((p) => p[2]), ['both-20', 'room-3-21'])
+  log.roomGone('room-3')
+  t.equal(log.size, 0)
+  log.roomGone('room-3')
+  log.roomGone('never-there')
+  t.equal(log.size, 0, 'a room gone twice, or never there, changes nothing')
+  log.prune(0)
+  t.same(log.since('room-3-21', ['room-3']), [], 'the offsets are kept for the retention')
+  log.prune(100)
+  t.equal(log.since('room-3-21', ['room-3']), undefined, 'and go with it')
+})
+
+t.test('a chunk left sparse has its live packets copied out, intact, and goes', async (t) => {
+  let clock = 0
+  const log = createPacketLog({ capacityBytes: 1 << 20, chunkBytes: 1024, now: () => clock })
+  // Fifteen rooms that end and one that stays, interleaved over many chunks.
+  const sent: unknown[][] = []
+  for (let i = 0; i < 320; i++) {
+    const room = i % 16 === 0 ? 'stays' : `ends-${i % 16}`
+    const data = ['signal', { candidate: `é ${i} 🎥` }, `k${i}`]
+    if (room === 'stays') sent.push(data)
+    log.add(i, [room], [], data)
+  }
+  const busy = log.heldBytes
+  for (let r = 1; r < 16; r++) log.roomGone(`ends-${r}`)
+  t.equal(log.size, 20)
+  clock += 10_001
+  log.prune(0)
+  t.ok(log.heldBytes * 4 < busy, `what the ended rooms held is given back (${busy} → ${log.heldBytes} bytes)`)
+  t.same(log.since('k1', ['stays']), sent.slice(1), "the staying room's packets come back as they were sent")
+  log.prune(1000)
+  t.equal(log.size, 0)
+  t.ok(log.heldBytes <= 1024, 'all pruned: at most a spare is left')
+})
+
+t.test('the adapter lets packets die with their rooms: at once when the last socket leaves, after the grace for a saved session', async (t) => {
+  const graceMs = 200
+  let clock = 1_000_000
+  const adapterClass = createPacketLogAdapter({ graceMs, retentionMs: 60_000, logBytes: 1 << 20, now: () => clock })
+  const io = new Server({ adapter: adapterClass, connectionStateRecovery: {} })
+  const adapter = io.of('/').adapter as InstanceType<typeof adapterClass> & { packetsKept: number }
+  t.teardown(() => adapter.close())
+  const send = (room: string) => adapter.broadcast({ type: 2, data: ['signal', { to: room }], nsp: '/' }, { rooms: new Set([room]), except: new Set() })
+
+  adapter.addAll('ann', new Set(['ann', 'call-1']))
+  adapter.addAll('ben', new Set(['ben', 'call-1']))
+  send('call-1')
+  send('ann')
+  send('ben')
+  t.equal(adapter.packetsKept, 3)
+  adapter.delAll('ann')
+  t.equal(adapter.packetsKept, 2, "ann left for good (no session saved): the packet to her own room dies, the room's lives on with ben in it")
+  // ben's connection drops: his session is saved, so his packets must wait for him.
+  adapter.persistSession({ sid: 'ben', pid: 'pid-ben', rooms: ['ben', 'call-1'], data: {} })
+  adapter.delAll('ben')
+  send('call-1')
+  t.equal(adapter.packetsKept, 3, 'kept while he may come back, and what is sent to his rooms meanwhile too')
+  clock += graceMs + 1
+  // The sweep runs every second on the real clock; its work is what restoreSession does at once.
+  t.equal(await adapter.restoreSession('pid-ben', 'any'), null as unknown, 'his grace is over')
+  t.equal(adapter.packetsKept, 0, 'with his session, the packets only he could get died')
+})

@@ -172,6 +172,14 @@ export default fp(
         this.set(fastify.hasDecorator('recovery') ? fastify.recovery.logBytes() : 0)
       }
     })
+    new Gauge({
+      name: 'signaling_recovery_log_packets',
+      help: 'Offsets the in-memory recovery log holds within its retention (a resume may start from one); 0 with Redis',
+      registers: [registry],
+      collect() {
+        this.set(fastify.hasDecorator('recovery') ? fastify.recovery.logPackets() : 0)
+      }
+    })
     new Counter({
       name: 'signaling_recovery_log_dropped_total',
       help: 'Packets the recovery log dropped before their time, being at RECOVERY_LOG_BYTES: resumes from them fail',

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Adapter, type BroadcastOptions, type Session } from 'socket.io-adapter'
+import type { Namespace } from 'socket.io'
 import { createPacketLog } from './packet-log.js'
 
 /** How often expired packets and sessions go (SessionAwareAdapter's sweep runs once a minute). */
@@ -37,6 +38,16 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
     private readonly savedRooms = new Map<string, number>()
     private readonly sweep = setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref()
 
+    constructor(nsp: Namespace) {
+      super(nsp)
+      // The last socket left a room: unless a saved session may come back to it, its packets die.
+      this.on('delete-room', (room: string) => this.maybeGone(room))
+    }
+
+    private maybeGone(room: string): void {
+      if (!this.rooms.has(room) && !this.savedRooms.has(room)) this.log.roomGone(room)
+    }
+
     private prune(): void {
       const at = now()
       this.log.prune(at - retentionMs)
@@ -47,8 +58,12 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
       this.sessions.delete(pid)
       for (const room of session.rooms) {
         const count = (this.savedRooms.get(room) ?? 1) - 1
-        if (count <= 0) this.savedRooms.delete(room)
-        else this.savedRooms.set(room, count)
+        if (count > 0) {
+          this.savedRooms.set(room, count)
+          continue
+        }
+        this.savedRooms.delete(room)
+        this.maybeGone(room)
       }
     }
 
@@ -62,6 +77,16 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
     /** Bytes the packet log holds (see createPacketLog). */
     get logBytes(): number {
       return this.log.heldBytes
+    }
+
+    /** Packets the log keeps alive (a recovery may still replay them). */
+    get packetsKept(): number {
+      return this.log.size
+    }
+
+    /** Offsets a resume may still start from (the packets within the retention). */
+    get offsetsHeld(): number {
+      return this.log.offsetsHeld
     }
 
     /** When the oldest packet a resume could still start from was sent; undefined when none is kept. */

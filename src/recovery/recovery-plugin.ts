@@ -32,6 +32,34 @@ export interface Recovery {
   readonly noteOffset: (socketId: string) => void
   /** Bytes the in-memory packet log holds (0 with Redis, whose stream holds them, or without recovery). */
   readonly logBytes: () => number
+  /** Offsets it holds, within the retention: the packets a resume may start from (0 likewise). */
+  readonly logPackets: () => number
+}
+
+/** How far the log must have shrunk since the last collection before one is worth it. */
+const GIVE_BACK_BYTES = 32 << 20
+const GIVE_BACK_CHECK_MS = 5000
+
+/**
+ * Chunks the log let go of are freed only when V8 collects their Buffers, and an instance that went
+ * quiet may not collect for minutes: with `--expose-gc` (npm start and the image pass it), one full
+ * collection once the log shrank by GIVE_BACK_BYTES, or emptied, gives that memory back (docs/performance.md).
+ */
+function startGivingBack(logBytes: () => number, offsetsHeld: () => number): NodeJS.Timeout {
+  const collect = (globalThis as { gc?: () => void }).gc
+  let highest = 0
+  let emptied = true
+  return setInterval(() => {
+    const held = logBytes()
+    highest = Math.max(highest, held)
+    // Once it shrank enough, and once it emptied (the instance went quiet): not at every wobble.
+    const empty = held === 0 && offsetsHeld() === 0
+    const justEmptied = empty && !emptied
+    emptied = empty
+    if (collect === undefined || (highest - held < GIVE_BACK_BYTES && !justEmptied)) return
+    highest = held
+    collect()
+  }, GIVE_BACK_CHECK_MS).unref()
 }
 
 declare module 'fastify' {
@@ -53,7 +81,7 @@ export default fp(
     const { config, cluster } = fastify
     const graceMs = config.RECONNECT_GRACE_MS
     if (graceMs === 0) {
-      fastify.decorate('recovery', { enabled: false, socketOptions: { adapter: cluster.adapter }, keepsSeat: () => false, noteOffset: () => {}, logBytes: () => 0 })
+      fastify.decorate('recovery', { enabled: false, socketOptions: { adapter: cluster.adapter }, keepsSeat: () => false, noteOffset: () => {}, logBytes: () => 0, logPackets: () => 0 })
       return
     }
 
@@ -69,6 +97,10 @@ export default fp(
     const keepalive = createRecoveryKeepalive(graceMs)
     const adapter = cluster.adapter ?? createPacketLogAdapter({ graceMs, retentionMs, logBytes: config.RECOVERY_LOG_BYTES, onDropped })
 
+    const logFigure = (name: 'logBytes' | 'offsetsHeld'): number => {
+      const figure: unknown = (fastify.io.of('/').adapter as { [key in typeof name]?: unknown })[name]
+      return typeof figure === 'number' ? figure : 0
+    }
     fastify.decorate('recovery', {
       enabled: true,
       socketOptions: {
@@ -79,11 +111,9 @@ export default fp(
       },
       keepsSeat: (reason: string) => RECOVERABLE_REASONS.has(reason),
       noteOffset: keepalive.noteOffset,
-      logBytes: () => {
-        // The packet log adapter's, when it is the adapter (not with Redis).
-        const held: unknown = (fastify.io.of('/').adapter as { logBytes?: unknown }).logBytes
-        return typeof held === 'number' ? held : 0
-      }
+      // The packet log adapter's, when it is the adapter (not with Redis).
+      logBytes: () => logFigure('logBytes'),
+      logPackets: () => logFigure('offsetsHeld')
     })
 
     // Socket.IO exists once the socket plugin is registered, before ready.
@@ -95,7 +125,11 @@ export default fp(
         if (socket.recovered) fastify.announce.keepalive([socket.id])
       })
     })
-    fastify.addHook('preClose', async () => keepalive.stop())
+    const giveBack = startGivingBack(() => fastify.recovery.logBytes(), () => fastify.recovery.logPackets())
+    fastify.addHook('preClose', async () => {
+      keepalive.stop()
+      clearInterval(giveBack)
+    })
   },
   { name: 'recovery', dependencies: ['env', 'room-store', 'metrics'] }
 )
