@@ -100,3 +100,17 @@ export async function serveFiles(t: Test, files: Record<string, [URL | string, s
   })
   return `http://localhost:${(site.address() as { port: number }).port}`
 }
+
+/**
+ * What the page shows once it shows what `accept` takes, polled every 50 ms (the UI settles
+ * asynchronously, and a read once could catch a state on its way past); after `timeoutMs`, the
+ * last value read, for the caller's assertion to fail on with a diff.
+ */
+export async function settled<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await read()
+    if (accept(value) || Date.now() > deadline) return value
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}

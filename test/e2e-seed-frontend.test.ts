@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module'
 import type { Browser, Page } from 'playwright-core'
 import t from 'tap'
-import { launchChromium, openPage, playingVideos, serveFiles } from './browser-helper.js'
+import { launchChromium, openPage, playingVideos, serveFiles, settled } from './browser-helper.js'
 import { buildServer } from './helper.js'
 
 const require = createRequire(import.meta.url)
@@ -73,8 +73,7 @@ t.test('the seed frontend in Chromium: no failure text on success, refusals as t
   const ada = await open('ada')
   await ada.locator('#create').click()
   await ada.locator('#call').waitFor({ state: 'visible' })
-  await ada.waitForFunction(() => document.getElementById('room-id')!.textContent !== '')
-  const roomId = (await ada.locator('#room-id').textContent())!
+  const roomId = (await settled(() => ada.locator('#room-id').textContent(), (text) => (text ?? '') !== ''))!
   const pages = [ada]
   for (const name of ['grace', 'edsger', 'barbara']) {
     const page = await open(name)

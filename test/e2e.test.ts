@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { Browser, Page } from 'playwright-core'
 import t, { type Test } from 'tap'
-import { launchChromium as launch, openPage as open, playingVideos, serveFiles } from './browser-helper.js'
+import { launchChromium as launch, openPage as open, playingVideos, serveFiles, settled } from './browser-helper.js'
 import { buildServer } from './helper.js'
 
 const SCREENSHOT_DIR = new URL('../test-results/', import.meta.url)
@@ -33,12 +33,14 @@ async function callThroughUi(t: Test, browser: Browser, pageUrl: string, names: 
   const first = await open(browser, pageUrl)
   await enter(first, names[0]!)
   await first.locator('#call').waitFor({ state: 'visible' })
-  const link = (await first.locator('#room-link').getAttribute('href'))!
-  t.match(link, /[?&]room=[a-z]{3}-[a-z]{4}-[a-z]{3}/, 'the page offers a link to the room')
+  const roomLink = /[?&]room=[a-z]{3}-[a-z]{4}-[a-z]{3}/
+  const link = (await settled(() => first.locator('#room-link').getAttribute('href'), (href) => roomLink.test(href ?? '')))!
+  t.match(link, roomLink, 'the page offers a link to the room')
   const pages = [first]
   for (const name of names.slice(1)) {
     const page = await open(browser, link)
-    t.equal(await page.getByLabel('Room code').inputValue(), new URL(link).searchParams.get('room'), 'the link fills in the room')
+    const room = new URL(link).searchParams.get('room')
+    t.equal(await settled(() => page.getByLabel('Room code').inputValue(), (value) => value === room), room, 'the link fills in the room')
     await enter(page, name)
     pages.push(page)
   }
@@ -51,12 +53,13 @@ for (const [label, query] of [['default transports (polling, then upgrade)', '']
     const browser = await launch(t)
     if (!browser) return
     const { url } = await buildServer(t)
-    const { pages } = await callThroughUi(t, browser, `${url}/${query}`, ['Ada', 'Grace', 'Edsger', 'Barbara'])
+    const { pages, link } = await callThroughUi(t, browser, `${url}/${query}`, ['Ada', 'Grace', 'Edsger', 'Barbara'])
     t.pass('every page plays the three other cameras')
     const [ada, grace, edsger, barbara] = pages as [Page, Page, Page, Page]
     const expectedFirst = query === '' ? 'polling' : 'websocket'
     for (const page of pages) {
       await page.waitForFunction(() => document.documentElement.dataset.transport === 'websocket')
+      // Set once, at the first connection, long before the upgrade: read once, it cannot be on its way.
       t.equal(await page.evaluate(() => document.documentElement.dataset.firstTransport), expectedFirst,
         `began on ${expectedFirst}, now on WebSocket`)
     }
@@ -66,7 +69,7 @@ for (const [label, query] of [['default transports (polling, then upgrade)', '']
       await ada.screenshot({ path: new URL('four-way-call.png', SCREENSHOT_DIR).pathname, fullPage: true })
     }
 
-    const fifth = await open(browser, (await ada.locator('#room-link').getAttribute('href'))!)
+    const fifth = await open(browser, link)
     await enter(fifth, 'Alan')
     await t.resolves(fifth.getByRole('alert').filter({ hasText: 'Room is full.' }).waitFor(), 'a fifth sees "Room is full."')
 
@@ -108,7 +111,7 @@ t.test('a dropped connection shows "Reconnecting…", and the call goes on in th
   const { url, app } = await buildServer(t)
   const { pages } = await callThroughUi(t, browser, `${url}/`, ['Ada', 'Grace'])
   const [ada, grace] = pages as [Page, Page]
-  const inRoom = (await grace.locator('#status').textContent())!
+  const inRoom = (await settled(() => grace.locator('#status').textContent(), (text) => /^In room /.test(text ?? '')))!
   t.match(inRoom, /^In room /)
 
   // The states pass quickly (the client retries within about a second): record them in the pages.
@@ -162,12 +165,13 @@ t.test('accessibility: labelled controls, no serious axe violations, usable by k
 
   // Keyboard only: the name field, then Enter.
   await page.keyboard.press('Tab')
-  t.equal(await page.evaluate(() => document.activeElement?.id), 'name', 'Tab reaches the name field first')
+  t.equal(await settled(() => page.evaluate(() => document.activeElement?.id), (id) => id === 'name'), 'name', 'Tab reaches the name field first')
   await page.keyboard.type('Ada')
   await page.keyboard.press('Enter')
   await page.locator('#call').waitFor({ state: 'visible' })
   t.same(serious(await audit()), [], 'the call')
   await page.getByRole('button', { name: 'Microphone on' }).focus()
   await page.keyboard.press('Enter')
-  t.equal(await page.getByRole('button', { name: 'Microphone off' }).getAttribute('aria-pressed'), 'false', 'toggles by keyboard')
+  const pressed = page.getByRole('button', { name: 'Microphone off' })
+  t.equal(await settled(() => pressed.getAttribute('aria-pressed'), (value) => value === 'false'), 'false', 'toggles by keyboard')
 })
