@@ -21,6 +21,29 @@ export interface ChurnResult {
   rooms: number
   failed: number
   endedBy: ChurnReport['endedBy']
+  /** Ours: where the memory sat, at its highest and once idle (from /metrics). */
+  heap?: { peak: HeapSample; idle: HeapSample }
+}
+
+/** V8's heap, memory outside it, and the recovery log's bytes (all in bytes). */
+export interface HeapSample {
+  heapTotal: number
+  heapUsed: number
+  external: number
+  recoveryLog: number
+}
+const HEAP_METRICS = {
+  heapTotal: 'nodejs_heap_size_total_bytes',
+  heapUsed: 'nodejs_heap_size_used_bytes',
+  external: 'nodejs_external_memory_bytes',
+  recoveryLog: 'signaling_recovery_log_bytes'
+} as const
+
+async function heapSample(server: Running): Promise<HeapSample | undefined> {
+  if (server.metricsUrl === undefined) return undefined
+  const text = await (await fetch(server.metricsUrl)).text()
+  const value = (name: string): number => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? NaN)
+  return Object.fromEntries(Object.entries(HEAP_METRICS).map(([key, name]) => [key, value(name)])) as unknown as HeapSample
 }
 
 const SAMPLE_MS = 250
@@ -52,6 +75,20 @@ export async function churn(name: string, server: Running, { lanes, durationMs, 
       roundStart = Date.now()
     }
   }, SAMPLE_MS)
+  // Each figure's own highest over the run, sampled once a second.
+  let heapPeak: HeapSample | undefined
+  const heapSampler = setInterval(() => {
+    void heapSample(server).then((sample) => {
+      if (sample === undefined) return
+      const last = heapPeak ?? sample
+      heapPeak = {
+        heapTotal: Math.max(last.heapTotal, sample.heapTotal),
+        heapUsed: Math.max(last.heapUsed, sample.heapUsed),
+        external: Math.max(last.external, sample.external),
+        recoveryLog: Math.max(last.recoveryLog, sample.recoveryLog)
+      }
+    }, () => {})
+  }, 1000)
   const threads = Array.from({ length: workers }, (_, w) => {
     const share = Math.floor(lanes / workers) + (w < lanes % workers ? 1 : 0)
     const setup: ChurnSetup = { urls: [server.url], lanes: share, durationMs, firstLane: w * lanes }
@@ -60,19 +97,21 @@ export async function churn(name: string, server: Running, { lanes, durationMs, 
   const reports = await Promise.all(threads.map((thread) => new Promise<ChurnReport>((resolve) => thread.once('message', resolve))))
   await Promise.all(threads.map((thread) => thread.terminate()))
   clearInterval(sampler)
+  clearInterval(heapSampler)
   if (roundPeak > 0) roundPeaks.push(roundPeak)
   console.error(`${name}: churn over; waiting for the sockets to go and the recovery log to empty`)
   // Dropped transports keep their seats for the grace window, and the log its packets for the
   // retention; then spares go after 10 s. Ours says when: the floor has nothing to wait for.
   const deadline = Date.now() + 180_000
   while (Date.now() < deadline) {
-    const [sockets, logBytes] = [await metric(server, 'signaling_connected_sockets'), await metric(server, 'signaling_recovery_log_bytes')]
-    if ((sockets ?? 0) === 0 && (logBytes ?? 0) === 0) break
+    const [sockets, logBytes, logPackets] = await Promise.all(['signaling_connected_sockets', 'signaling_recovery_log_bytes', 'signaling_recovery_log_packets'].map((name) => metric(server, name)))
+    if ((sockets ?? 0) === 0 && (logBytes ?? 0) === 0 && (logPackets ?? 0) === 0) break
     await wait(1000)
   }
   // Resident memory settles as V8 collects what the departed sockets left: the lowest of 10 s.
   let idleRss = Infinity
   for (let i = 0; i < 40; i++, await wait(SAMPLE_MS)) idleRss = Math.min(idleRss, rssBytes(pid))
+  const heapIdle = await heapSample(server)
   const sum = (pick: (report: ChurnReport) => number): number => reports.reduce((total, report) => total + pick(report), 0)
   return {
     name,
@@ -83,6 +122,7 @@ export async function churn(name: string, server: Running, { lanes, durationMs, 
     sockets: sum((r) => r.sockets),
     rooms: sum((r) => r.rooms),
     failed: sum((r) => r.failed),
+    heap: heapPeak && heapIdle && { peak: heapPeak, idle: heapIdle },
     endedBy: { leave: sum((r) => r.endedBy.leave), disconnect: sum((r) => r.endedBy.disconnect), drop: sum((r) => r.endedBy.drop) }
   }
 }

@@ -42,7 +42,9 @@ function shippedNodeFlags(): string[] {
   const { scripts } = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: { start: string } }
   return startScriptNodeFlags(scripts.start)
 }
-const NODE_FLAGS = { ours: shippedNodeFlags(), floor: args['floor-node-flags'].split(' ').filter(Boolean) }
+/** --ours-node-flags: to measure other Node flags than the shipped ones ("" for none). */
+const OURS_FLAGS = args['ours-node-flags']
+const NODE_FLAGS = { ours: OURS_FLAGS === undefined ? shippedNodeFlags() : OURS_FLAGS.split(' ').filter(Boolean), floor: args['floor-node-flags'].split(' ').filter(Boolean) }
 
 export function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Promise<Running> {
   const node = [process.execPath, ...NODE_FLAGS[kind], SERVERS[kind]]

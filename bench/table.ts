@@ -61,6 +61,12 @@ export function printChurn(results: ChurnResult[]): void {
     add('idle after / after boot', (r) => r.idleRss / r.bootRss)
     const rounds = Math.max(...results.map((r) => r.roundPeaks.length))
     for (let i = 0; i < rounds; i++) add(`round ${i + 1} peak RSS (MB)`, (r) => (r.roundPeaks[i] === undefined ? undefined : r.roundPeaks[i]! / MB), 1)
+    for (const when of ['peak', 'idle'] as const) {
+      add(`${when}: V8 heap total (MB)`, (r) => r.heap && r.heap[when].heapTotal / MB, 1)
+      add(`${when}: V8 heap used (MB)`, (r) => r.heap && r.heap[when].heapUsed / MB, 1)
+      add(`${when}: external (MB)`, (r) => r.heap && r.heap[when].external / MB, 1)
+      add(`${when}: recovery log (MB)`, (r) => r.heap && r.heap[when].recoveryLog / MB, 1)
+    }
   })
 }
 
