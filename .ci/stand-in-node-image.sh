@@ -52,8 +52,9 @@ if [ ! -f "$tarball" ]; then
 
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/tmp/*
   mkdir -p "$cache"
-  tar -C "$root" -cf "$tarball.partial" .
-  mv "$tarball.partial" "$tarball"
+  # Written aside and renamed, so a run beside this one never imports half a tarball.
+  tar -C "$root" -cf "$tarball.$$.partial" .
+  mv "$tarball.$$.partial" "$tarball"
 fi
 
 podman import --quiet \
