@@ -1,8 +1,8 @@
-# syntax=docker/dockerfile:1
 # The same steps as the README: `npm ci` (the README's `npm install`, locked) and the TypeScript
-# build that `npm start` runs, then `node dist/server.js` with npm start's Node flags. No Docker
-# engine runs on our CI machines, so CI proves these steps through `npm test`, which builds and
-# boots dist/server.js.
+# build that `npm start` runs, then `node dist/server.js` with npm start's Node flags.
+# test/image.test.ts builds this file unchanged (podman, `--format docker --pull=never`) and runs it.
+# No `# syntax=` line: nothing here needs a BuildKit frontend, and fetching one breaks offline builds.
+# buildah and podman: build with `--format docker`, since the OCI format drops the HEALTHCHECK.
 
 FROM node:24-slim AS build
 WORKDIR /app
@@ -11,24 +11,33 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY client ./client
-RUN npm run build
+# Pruned here, so the runtime stage copies production dependencies with no second registry trip.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-slim AS runtime
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000
+# A stop (SIGTERM) drains for DRAIN_DELAY_MS (5 s by default) and then waits at most
+# SHUTDOWN_TIMEOUT_MS for sockets' clean-up: 3 s here, not the server's 10 s, so the whole stop
+# stays inside the 10 s that `docker stop` and Compose give before SIGKILL (deploy/README.md).
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000 SHUTDOWN_TIMEOUT_MS=3000
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# Only what `node dist/server.js` reads: the build (server and demo bundle), the demo page's HTML
+# and CSS, production node_modules, and package.json (`"type": "module"`).
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY public ./public
 USER node
-EXPOSE 5000
+# The public port, and the metrics port (GET /metrics, for Prometheus; never forward it publicly).
+EXPOSE 5000 9464
 # Liveness only; the load balancer should probe /ready, which turns 503 while draining.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||5000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# dist/healthcheck.js asks the address HOST names (loopback for 0.0.0.0 or ::).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["node", "dist/healthcheck.js"]
 # npm start's Node flags (a test keeps them equal), as NODE_OPTIONS so that `docker run -e
 # NODE_OPTIONS=` can change them: a young generation large enough that relayed signals die in it
 # rather than being promoted, which took a quarter or more off CPU per signal and most of the relay
 # p99, for a young generation of up to 384 MB (three semi-spaces; docs/performance.md).
 ENV NODE_OPTIONS=--max-semi-space-size=128
-# node directly (not npm) so SIGTERM reaches the server and it shuts down gracefully.
+# SIGTERM drains first; SIGINT would stop at once (src/server.ts). node directly, not npm, so
+# the signal reaches the server.
+STOPSIGNAL SIGTERM
 CMD ["node", "dist/server.js"]
