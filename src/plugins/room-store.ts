@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { ServerOptions } from 'socket.io'
 import { createMemoryRoomStore } from '../rooms/memory-room-store.js'
-import { connectRedis, type RedisClient } from '../rooms/redis-connection.js'
+import { catchingPublishFailures, connectRedis, type RedisClient } from '../rooms/redis-connection.js'
 import { createRedisRoomStore } from '../rooms/redis-room-store.js'
 import { createLocalOnlyRoster, createRoomRoster, type RoomRoster } from '../rooms/room-roster.js'
 import type { RoomStore } from '../rooms/room-store.js'
@@ -67,7 +67,8 @@ async function useRedis(fastify: FastifyInstance, url: string): Promise<void> {
     onError: (err) => log.warn({ err }, 'room store housekeeping failed')
   })
   fastify.readiness.addCheck('redis', () => rooms.healthy())
-  const adapter = createAdapter(adapterRedis, {
+  const adapterClient = catchingPublishFailures(adapterRedis, (err) => log.debug({ err: err.message }, 'redis publish failed (a message between instances was lost)'))
+  const adapter = createAdapter(adapterClient, {
     // Recovery replays from this stream: it must hold at least a grace window of traffic.
     maxLen: config.REDIS_STREAM_MAX_LEN,
     // Its stream readers stop only after their blocking read returns: keep shutdown short.

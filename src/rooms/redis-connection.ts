@@ -67,3 +67,24 @@ export async function connectRedis(url: string, options: RedisOptions, timeoutMs
     clearTimeout(timer)
   }
 }
+
+/**
+ * The client to hand @socket.io/redis-streams-adapter: it sends serverSideEmit messages (roster
+ * changes, session releases) with PUBLISH and drops the promise, so with Redis away each failure
+ * would be an unhandled rejection, which stops Node. Here a failed PUBLISH is reported and answers
+ * 0 (nobody got it, which PUB/SUB allows); everything else goes to the client itself.
+ */
+export function catchingPublishFailures(client: RedisClient, onError: (err: Error) => void): RedisClient {
+  const publish = (...args: Parameters<Redis['publish']>): Promise<number> =>
+    (client as Redis).publish(...args).catch((err: unknown) => {
+      onError(err as Error)
+      return 0
+    })
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'publish') return publish
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    }
+  })
+}
