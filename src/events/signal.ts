@@ -28,11 +28,9 @@ export default async function signalEvents(fastify: FastifyInstance): Promise<vo
     handle({ socket, ok }, { to, signal }) {
       const roomId = currentRoom(socket)
       if (to === socket.id) throw new SignalingError('PEER_NOT_FOUND')
-      // Whom to answer success, with no store round trip when it can be helped: a peer seated on
-      // this instance is in its seat's Socket.IO room; one on another instance is in the roster.
-      // The signal itself goes to the seat's room, so it reaches the peer only while the instance
-      // serving it says it sits in this room, whatever either of these said (docs/recovery.md).
-      // Anyone else (away within its grace, not known here yet) is asked of the store.
+      // Success without the store when possible: a peer seated here is in its seat room, one elsewhere
+      // in the roster; anyone else is asked of the store. Delivery goes by the seat room, whatever
+      // these said (docs/recovery.md, Between instances).
       if (socket.nsp.adapter.rooms.has(seatRoom(roomId, to)) || roster.has(roomId, to)) return relay(ok, roomId, socket.id, to, signal)
       return rooms.isMember(roomId, to).then((member) => {
         if (!member) throw new SignalingError('PEER_NOT_FOUND')

@@ -1,9 +1,7 @@
 /**
- * The two private fields of Socket.IO this service reads, in one place, each checked: a socket's
- * recovery session id (`pid`, for releasing half-open sessions) and a namespace's sockets still in
- * their middlewares (`_preConnectSockets`, for the one-socket-per-connection guard). Socket.IO
- * exposes neither; `socket.io` is pinned to the minor version they were checked on (4.8), and
- * test/socket-io-internals.test.ts fails if either moves.
+ * The two private Socket.IO fields this service reads, each checked: `pid` (session release, see
+ * docs/recovery.md) and `_preConnectSockets` (the one-socket-per-connection guard). `socket.io` is
+ * pinned to 4.8, where they were checked; test/socket-io-internals.test.ts fails if either moves.
  */
 import type { Namespace, Socket } from 'socket.io'
 

@@ -37,10 +37,9 @@ export interface RecoveryKeepalive {
 }
 
 /**
- * Recovery needs the client's last offset to still be in the packet log or the Redis stream, and
- * a member of a quiet call may have received nothing for an hour: every seated socket that got no
- * offset-bearing packet for grace/8 gets a tiny `keepalive` once per grace/4, spread over small
- * ticks. The reasoning and the measurements are in docs/recovery.md.
+ * Every seated socket that got no offset-bearing packet for grace/8 gets a tiny `keepalive` once per
+ * grace/4, spread over small ticks, so that its last offset is still kept when it resumes. Why, and
+ * what was measured: docs/recovery.md, "Retention and the keepalive".
  */
 export function createRecoveryKeepalive(graceMs: number): RecoveryKeepalive {
   const windowMs = keepaliveWindowMs(graceMs)

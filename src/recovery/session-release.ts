@@ -22,11 +22,9 @@ export interface SessionRelease {
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
- * A client that switched networks often reconnects before the server noticed its old transport
- * died (that takes a ping timeout), and Socket.IO saves a session only once it sees the disconnect:
- * the client would come back with a new id, its old seat left behind. So a restore first closes the
- * transport still holding that session, here or (`shared`) on whichever instance has it, as a
- * network loss would, which saves the session; then it restores. docs/recovery.md has the story.
+ * A restore first closes the transport still holding that session (a client that switched networks
+ * beats the ping timeout), here or (`shared`) on whichever instance has it, so that the session is
+ * saved before it is restored. Why: docs/recovery.md, "Releasing a half-open session".
  */
 export function createSessionRelease({ shared }: { shared: boolean }): SessionRelease {
   /** Recovery session id → the socket holding it, for the sockets this instance serves. */

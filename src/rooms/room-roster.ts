@@ -16,11 +16,9 @@ export interface RoomRoster {
 }
 
 /**
- * Who sits in the rooms that have a member on this instance, so that a signal to a member on
- * another instance needs no Redis command: the store's answer when a local socket takes its seat,
- * then every seat taken or freed anywhere, each told to every instance through the adapter's own
- * stream (in order with the room's own events). A member it does not know is asked of the store.
- * What this allows and its one window are in docs/recovery.md ("Between instances").
+ * Who sits in the rooms with a member here, so that a signal to another instance needs no Redis
+ * command; a member it does not know is asked of the store. How it is kept, what a stale entry can
+ * do, and the one window: docs/recovery.md, "Between instances".
  */
 export function createRoomRoster(): RoomRoster {
   const rooms = new Map<string, Set<string>>()
