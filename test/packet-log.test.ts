@@ -59,7 +59,7 @@ t.test('chunks are allocated as traffic needs them and reused: packets come back
   t.ok(log.heldBytes <= 600, `6 kB went through ${log.heldBytes} bytes of chunks, reused`)
 })
 
-t.test('what pruning empties is given back: kept a while for reuse, then let go', async (t) => {
+t.test('what pruning empties is given back: a few chunks kept a while for reuse, then let go', async (t) => {
   let clock = 0
   const log = createPacketLog({ capacityBytes: 1 << 20, chunkBytes: 1024, now: () => clock })
   for (let i = 0; i < 100; i++) log.add(i, ['alice'], [], ['signal', { candidate: 'c'.repeat(100) }, `g${i}`])
@@ -67,9 +67,9 @@ t.test('what pruning empties is given back: kept a while for reuse, then let go'
   t.ok(busy >= 10 * 1024, `${busy} bytes held for 100 packets`)
   log.prune(1000)
   t.equal(log.size, 0)
-  t.equal(log.heldBytes, busy, 'the emptied chunks are kept as spares at first')
-  for (let i = 0; i < 50; i++) log.add(1000 + i, ['alice'], [], ['signal', { candidate: 'c'.repeat(100) }, `h${i}`])
-  t.equal(log.heldBytes, busy, 'and reused, with nothing new allocated')
+  t.equal(log.heldBytes, 8 * 1024, 'eight emptied chunks are kept as spares at first, the rest let go')
+  for (let i = 0; i < 40; i++) log.add(1000 + i, ['alice'], [], ['signal', { candidate: 'c'.repeat(100) }, `h${i}`])
+  t.equal(log.heldBytes, 8 * 1024, 'and reused, with nothing new allocated')
   log.prune(2000)
   clock += 10_001
   log.prune(2000)
@@ -259,4 +259,25 @@ t.test('the adapter lets packets die with their rooms: at once when the last soc
   // The sweep runs every second on the real clock; its work is what restoreSession does at once.
   t.equal(await adapter.restoreSession('pid-ben', 'any'), null as unknown, 'his grace is over')
   t.equal(adapter.packetsKept, 0, 'with his session, the packets only he could get died')
+
+  // A packet to two sockets, one of them gone for good already: it dies with the other.
+  adapter.addAll('cy', new Set(['cy']))
+  adapter.broadcast({ type: 2, data: ['keepalive'], nsp: '/' }, { rooms: new Set(['cy', 'ann']), except: new Set() })
+  t.equal(adapter.packetsKept, 1)
+  adapter.delAll('cy')
+  t.equal(adapter.packetsKept, 0, 'a room already gone when it was sent does not keep it alive')
+})
+
+t.test('rooms ending never take the log past its cap: compaction copies count, spares give way', async (t) => {
+  const cap = 64 * 1024
+  const log = createPacketLog({ capacityBytes: cap, chunkBytes: 4096 })
+  // Sixteen calls interleaved until the log is nearly full, then half of them end, then most.
+  for (let i = 0; log.heldBytes < cap - 8192; i++) log.add(i, [`call-${i % 16}`], [], ['signal', { sdp: 'v'.repeat(200) }, `f${i}`])
+  let most = log.heldBytes
+  for (let r = 0; r < 12; r++) {
+    log.roomGone(`call-${r}`)
+    most = Math.max(most, log.heldBytes)
+  }
+  t.ok(most <= cap, `at most the cap held while calls ended (${most} of ${cap})`)
+  t.ok(log.size > 0, 'the calls still going are kept')
 })

@@ -67,11 +67,11 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
       }
     }
 
-    /** Whether anyone could ever get a packet sent to these rooms: someone is in one, or may come back to it. */
-    private replayable(rooms: Set<string>): boolean {
-      if (rooms.size === 0) return true
-      for (const room of rooms) if (this.rooms.has(room) || this.savedRooms.has(room)) return true
-      return false
+    /** Those of these rooms that someone is in, or may come back to: a packet to none of them reaches nobody. */
+    private liveOf(rooms: Set<string>): string[] {
+      const live: string[] = []
+      for (const room of rooms) if (this.rooms.has(room) || this.savedRooms.has(room)) live.push(room)
+      return live
     }
 
     /** Bytes the packet log holds (see createPacketLog). */
@@ -122,9 +122,12 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
       // Events without an ack (which could not be replayed) and not volatile get an offset and are
       // kept, before they are sent, so that the log stays in emission order; not those that nobody
       // could ever get (a signal to a socket gone for good).
-      if (packet.type === 2 && packet.id === undefined && opts.flags?.volatile === undefined && this.replayable(opts.rooms)) {
-        packet.data.push(prefix + (sequence++).toString(36))
-        this.log.add(now(), opts.rooms, opts.except ?? [], packet.data)
+      if (packet.type === 2 && packet.id === undefined && opts.flags?.volatile === undefined) {
+        const live = this.liveOf(opts.rooms)
+        if (opts.rooms.size === 0 || live.length > 0) {
+          packet.data.push(prefix + (sequence++).toString(36))
+          this.log.add(now(), opts.rooms, opts.except ?? [], packet.data, live)
+        }
       }
       super.broadcast(packet, opts)
     }

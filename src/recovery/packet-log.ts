@@ -2,6 +2,8 @@
 const STANDARD_CHUNK_BYTES = 1 << 20
 /** An emptied chunk kept for reuse goes after this long unused: steady traffic reuses its chunks. */
 const SPARE_IDLE_MS = 10_000
+/** At most this many spares, and only within the cap: steady traffic needs one or two. */
+const MAX_SPARES = 8
 /** A chunk no longer written to whose live packets fill less than this share of it has them copied
  * out, and goes: copying at most as much as died keeps the cost of a byte kept bounded. */
 const COMPACT_BELOW = 0.5
@@ -101,7 +103,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   function release(id: number): void {
     const chunk = chunks.get(id)!
     chunks.delete(id)
-    if (chunk.bytes.length === chunkBytes) {
+    if (chunk.bytes.length === chunkBytes && spares.length < MAX_SPARES && heldBytes <= capacityBytes) {
       spares.push({ bytes: chunk.bytes, since: now() })
     } else {
       heldBytes -= chunk.bytes.length
@@ -199,9 +201,14 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       return head < times.length ? times[head] : undefined
     },
 
-    /** Packets arrive in emission order; the offset is the last of `data`, JSON (no client event carries binary). */
-    add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, data: unknown[]): void {
+    /**
+     * Packets arrive in emission order; the offset is the last of `data`, JSON (no client event
+     * carries binary). `live`: those of `rooms` that someone is in or may come back to (all of them
+     * unless told), the ones whose end can end the packet.
+     */
+    add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, data: unknown[], live?: string[]): void {
       const roomList = [...rooms]
+      const liveRooms = live ?? roomList
       const audience = JSON.stringify([roomList, [...except]])
       const json = JSON.stringify(data)
       const audienceLength = Buffer.byteLength(audience)
@@ -227,9 +234,9 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       starts.push(start)
       audienceLengths.push(audienceLength)
       dataLengths.push(dataLength)
-      roomsLeft.push(roomList.length === 0 ? -1 : roomList.length)
+      roomsLeft.push(roomList.length === 0 ? -1 : liveRooms.length)
       alive++
-      for (const room of roomList) {
+      for (const room of liveRooms) {
         const list = packetsOf.get(room)
         if (list === undefined) {
           packetsOf.set(room, [absolute])
@@ -267,11 +274,14 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       const list = packetsOf.get(room)
       if (list === undefined) return
       packetsOf.delete(room)
+      // Settled once each, after all died: settling per packet would copy a chunk again and again.
+      const touched = new Set<number>()
       for (const absolute of list) {
         const i = local(absolute)
         if (i < head || roomsLeft[i]! <= 0) continue
-        if (--roomsLeft[i]! === 0) settle(markDead(i))
+        if (--roomsLeft[i]! === 0) touched.add(markDead(i))
       }
+      for (const id of touched) settle(id)
     },
 
     /**

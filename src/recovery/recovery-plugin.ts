@@ -125,7 +125,11 @@ export default fp(
         if (socket.recovered) fastify.announce.keepalive([socket.id])
       })
     })
-    const giveBack = startGivingBack(() => fastify.recovery.logBytes(), () => fastify.recovery.logPackets())
+    let giveBack: NodeJS.Timeout | undefined
+    fastify.addHook('onReady', async () => {
+      // Its figures are read from Socket.IO's adapter, which exists from here on.
+      giveBack = startGivingBack(() => fastify.recovery.logBytes(), () => fastify.recovery.logPackets())
+    })
     fastify.addHook('preClose', async () => {
       keepalive.stop()
       clearInterval(giveBack)
