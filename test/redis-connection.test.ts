@@ -7,7 +7,7 @@ import t from 'tap'
 import { catchingPublishFailures } from '../src/rooms/redis-connection.js'
 import { freePort } from './helper.js'
 
-t.test('a PUBLISH that fails is reported and answers 0; the rest is the client itself', async (t) => {
+t.test('a PUBLISH or SET that fails is reported and answers as if nobody got it; the rest is the client itself', async (t) => {
   // Nothing listens there, and with no offline queue every command fails at once.
   const client = new Redis({ port: await freePort(), lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null })
   client.on('error', () => {})
@@ -18,6 +18,9 @@ t.test('a PUBLISH that fails is reported and answers 0; the rest is the client i
   const wrapped = catchingPublishFailures(client, (err) => errors.push(err))
   t.equal(await wrapped.publish('channel', 'message'), 0, 'the wrapped one answers that nobody got it')
   t.equal(errors.length, 1, 'and reports the failure')
+  await t.rejects(client.set('session', 'data', 'PX', 1000), 'the bare client rejects a SET too (the adapter saves sessions so)')
+  t.equal(await wrapped.set('session', 'data', 'PX', 1000), null, 'the wrapped one answers null')
+  t.equal(errors.length, 2, 'and reports it')
   t.equal(wrapped.status, client.status, 'fields are the client’s')
   await t.rejects(wrapped.get('key'), 'other commands fail as they would')
   const copy = wrapped.duplicate()

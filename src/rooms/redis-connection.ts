@@ -69,10 +69,10 @@ export async function connectRedis(url: string, options: RedisOptions, timeoutMs
 }
 
 /**
- * The client to hand @socket.io/redis-streams-adapter: it sends serverSideEmit messages (roster
- * changes, session releases) with PUBLISH and drops the promise, so with Redis away each failure
- * would be an unhandled rejection, which stops Node. Here a failed PUBLISH is reported and answers
- * 0 (nobody got it, which PUB/SUB allows); everything else goes to the client itself.
+ * The client to hand @socket.io/redis-streams-adapter (0.3): it sends serverSideEmit messages
+ * with PUBLISH and saves sessions with SET, and drops both promises, so with Redis away each failure
+ * would be an unhandled rejection, which stops Node. Here those two report a failure and answer as
+ * if nobody got it (0, null); everything else, awaited by the adapter, goes to the client itself.
  */
 export function catchingPublishFailures(client: RedisClient, onError: (err: Error) => void): RedisClient {
   const publish = (...args: Parameters<Redis['publish']>): Promise<number> =>
@@ -80,9 +80,15 @@ export function catchingPublishFailures(client: RedisClient, onError: (err: Erro
       onError(err as Error)
       return 0
     })
+  const set = (...args: unknown[]): Promise<unknown> =>
+    (client.set as (...given: unknown[]) => Promise<unknown>).apply(client, args).catch((err: unknown) => {
+      onError(err as Error)
+      return null
+    })
   return new Proxy(client, {
     get(target, property) {
       if (property === 'publish') return publish
+      if (property === 'set') return set
       const value: unknown = Reflect.get(target, property, target)
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
     }
