@@ -32,12 +32,13 @@ EXPOSE 5000 9464
 # Liveness only; the load balancer should probe /ready, which turns 503 while draining.
 # dist/healthcheck.js asks the address HOST names (loopback for 0.0.0.0 or ::).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["node", "dist/healthcheck.js"]
-# npm start's Node flags (a test keeps them equal), as NODE_OPTIONS so that `docker run -e
-# NODE_OPTIONS=` can change them: a young generation large enough that relayed signals die in it
-# rather than being promoted, which took a quarter or more off CPU per signal and most of the relay
-# p99, for a young generation of up to 384 MB (three semi-spaces; docs/performance.md).
-ENV NODE_OPTIONS=--max-semi-space-size=128
+# npm start's variables and Node flags (a test keeps them equal), chosen by measuring CPU and memory
+# together (docs/performance.md, fifth session): glibc returns freed large blocks at once; V8
+# collects before its heap grows past 1.5× what is live, with a 96 MB young generation, and
+# --expose-gc lets the recovery log give its memory back once it shrank.
+ENV MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 # SIGTERM drains first; SIGINT would stop at once (src/server.ts). node directly, not npm, so
 # the signal reaches the server.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/server.js"]
+# The flags are in CMD, not NODE_OPTIONS, which refuses --heap-growing-percent.
+CMD ["node", "--expose-gc", "--max-semi-space-size=32", "--heap-growing-percent=50", "dist/server.js"]

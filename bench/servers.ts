@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { createInterface } from 'node:readline'
 import { args, SERVER_CPUS, SERVER_ENV } from './options.js'
-import { startScriptNodeFlags } from './shipped-node-flags.js'
+import { startScriptCommand } from './shipped-node-flags.js'
 
 const ROOT = new URL('../../', import.meta.url)
 export const SERVERS = {
@@ -38,19 +38,20 @@ export function otherCpus(list: string): string {
  * as shipped. The floor runs with none unless --floor-node-flags: a hand-rolled Socket.IO file is
  * started with plain `node`.
  */
-function shippedNodeFlags(): string[] {
+function shipped(): ReturnType<typeof startScriptCommand> {
   const { scripts } = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { scripts: { start: string } }
-  return startScriptNodeFlags(scripts.start)
+  return startScriptCommand(scripts.start)
 }
+const SHIPPED = shipped()
 /** --ours-node-flags: to measure other Node flags than the shipped ones ("" for none). */
 const OURS_FLAGS = args['ours-node-flags']
-const NODE_FLAGS = { ours: OURS_FLAGS === undefined ? shippedNodeFlags() : OURS_FLAGS.split(' ').filter(Boolean), floor: args['floor-node-flags'].split(' ').filter(Boolean) }
+const NODE_FLAGS = { ours: OURS_FLAGS === undefined ? SHIPPED.flags : OURS_FLAGS.split(' ').filter(Boolean), floor: args['floor-node-flags'].split(' ').filter(Boolean) }
 
 export function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Promise<Running> {
   const node = [process.execPath, ...NODE_FLAGS[kind], SERVERS[kind]]
   const [command, argv] = SERVER_CPUS === undefined ? [node[0]!, node.slice(1)] : ['taskset', ['-c', SERVER_CPUS, ...node]]
   const child = spawn(command, argv, {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...(kind === 'ours' ? SERVER_ENV : {}), ...env },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...(kind === 'ours' ? { ...SHIPPED.env, ...SERVER_ENV } : {}), ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   let metricsUrl: string | undefined

@@ -5,7 +5,7 @@
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
-import { startScriptNodeFlags } from '../bench/shipped-node-flags.js'
+import { startScriptCommand } from '../bench/shipped-node-flags.js'
 import { connectClient, createRoom, nextEvent, startServerProcess as start, until } from './helper.js'
 
 t.test('SIGTERM: /ready turns 503 for the drain delay, then sockets are moved off and it exits 0', async (t) => {
@@ -49,13 +49,20 @@ t.test('a bad setting stops the boot with exit 1 and a message naming it', async
   t.match(lines.at(-1), { level: 60, err: { message: /MAX_USERS_PER_ROOM/ } })
 })
 
-t.test('npm start and the image run the server with the same Node flags', async (t) => {
+t.test('npm start and the image run the server with the same Node flags and glibc variables', async (t) => {
   const root = new URL('../', import.meta.url)
   const { scripts } = JSON.parse(await readFile(new URL('package.json', root), 'utf8')) as { scripts: { start: string } }
   const dockerfile = await readFile(new URL('Dockerfile', root), 'utf8')
-  const fromStart = startScriptNodeFlags(scripts.start)
-  const nodeOptions = /^ENV NODE_OPTIONS=(.*)$/m.exec(dockerfile)?.[1]
-  t.ok(fromStart.length > 0 && nodeOptions, 'npm start passes node flags, the image sets NODE_OPTIONS')
-  t.same(nodeOptions!.trim().split(' '), fromStart, 'the same flags, so the image runs what the bench measured')
-  t.ok(fromStart.some((flag) => flag.startsWith('--max-semi-space-size=')), 'the young-generation size docs/performance.md measured')
+  const fromStart = startScriptCommand(scripts.start)
+  const command = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1]
+  t.ok(command, 'the image has a CMD')
+  const [node, ...rest] = JSON.parse(command!) as string[]
+  t.equal(node, 'node')
+  t.same(rest, [...fromStart.flags, 'dist/server.js'], 'the same flags, so the image runs what the bench measured')
+  const imageEnv = Object.fromEntries([...dockerfile.matchAll(/^ENV (.+)$/gm)].flatMap(([, line]) => line!.split(/\s+/).map((pair) => pair.split('='))))
+  for (const [name, value] of Object.entries(fromStart.env)) t.equal(imageEnv[name], value, `the image sets ${name} as npm start does`)
+  t.ok(Object.keys(fromStart.env).length > 0, 'npm start sets the glibc variables docs/performance.md measured')
+  for (const flag of ['--expose-gc', '--max-semi-space-size=', '--heap-growing-percent=']) {
+    t.ok(fromStart.flags.some((given) => given.startsWith(flag)), `npm start passes ${flag} (docs/performance.md)`)
+  }
 })
