@@ -74,6 +74,7 @@ t.test('the seed frontend in Chromium: no failure text on success, refusals as t
   await ada.locator('#create').click()
   await ada.locator('#call').waitFor({ state: 'visible' })
   const roomId = (await settled(() => ada.locator('#room-id').textContent(), (text) => (text ?? '') !== ''))!
+  t.match(roomId, /\S/, 'the page shows the room id')
   const pages = [ada]
   for (const name of ['grace', 'edsger', 'barbara']) {
     const page = await open(name)

@@ -55,6 +55,11 @@ function hardLimit(name: string): string {
  * failed, under CI) for want of podman.
  */
 function podmanEnv(t: Test): NodeJS.ProcessEnv | undefined {
+  // .ci/run's second pass (the host on Node 24): the image is the same whatever runs the suite.
+  if (process.env.SIGNALING_IMAGE_TESTED === '1') {
+    t.pass('the image was built and run by this CI run\'s first pass', { skip: 'SIGNALING_IMAGE_TESTED=1' })
+    return undefined
+  }
   if (spawnSync('podman', ['--version']).error) {
     const message = 'podman is missing (apt-get install podman buildah debootstrap runc; .ci/run does)'
     if (process.env.CI === 'true') t.fail(message)
@@ -169,7 +174,7 @@ t.test('the Dockerfile, built unchanged on a stand-in node:24-slim, runs as oper
   t.equal(stopped.code, 0, 'podman stop succeeds', { stderr: tail(stopped) })
   const exitCode = await podman(['inspect', '--format', '{{.State.ExitCode}}', name])
   t.equal(exitCode.stdout.trim(), '0', 'the server exited 0 by itself, not 137 from the SIGKILL')
-  t.ok(stopMs < 10_000, `it stopped before the 10 s SIGKILL (${stopMs} ms)`)
+  // Exit 0 is the proof that no SIGKILL came; the time is for the reader, not asserted.
   t.comment(`stop with a live call: ${stopMs} ms`)
   const logs = await podman(['logs', name])
   t.match(logs.stdout, /"signal":"SIGTERM","msg":"shutting down"/, 'on SIGTERM, which drains (SIGINT would not)')
