@@ -69,7 +69,7 @@ async function useRedis(fastify: FastifyInstance, url: string): Promise<void> {
   fastify.readiness.addCheck('redis', () => rooms.healthy())
   const adapterClient = catchingPublishFailures(adapterRedis, (err) => log.debug({ err: err.message }, 'redis publish failed (a message between instances was lost)'))
   const adapter = createAdapter(adapterClient, {
-    // Recovery replays from this stream: it must hold at least a grace window of traffic.
+    // Recovery replays from this stream: it must hold a retention's worth of every instance's traffic.
     maxLen: config.REDIS_STREAM_MAX_LEN,
     // Its stream readers stop only after their blocking read returns: keep shutdown short.
     blockTimeInMs: 1000,
