@@ -25,7 +25,8 @@ t.test('a client page and a simple-peer page in one call, whichever joins first'
   const ada = await openClientPage(browser)
   const { roomId } = await startCall(ada, { server: url, username: 'Ada' })
   const grace = await openClientPage(browser, { path: `/seed/?server=${encodeURIComponent(url)}&name=grace` })
-  await grace.waitForFunction(() => (window as unknown as { signaling: { connected: boolean } }).signaling.connected)
+  // The page's module sets window.signaling once it has loaded: until then there is nothing to read.
+  await grace.waitForFunction(() => (window as unknown as { signaling?: { connected: boolean } }).signaling?.connected === true)
   await grace.locator('#room-input').fill(roomId)
   await grace.locator('#join').click()
   await grace.locator('#call').waitFor({ state: 'visible' })
