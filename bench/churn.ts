@@ -40,21 +40,22 @@ const HEAP_METRICS = {
 } as const
 
 async function heapSample(server: Running): Promise<HeapSample | undefined> {
-  if (server.metricsUrl === undefined) return undefined
-  const text = await (await fetch(server.metricsUrl)).text()
-  const value = (name: string): number => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? NaN)
-  return Object.fromEntries(Object.entries(HEAP_METRICS).map(([key, name]) => [key, value(name)])) as unknown as HeapSample
+  const text = await metricsText(server)
+  if (text === undefined) return undefined
+  return Object.fromEntries(Object.entries(HEAP_METRICS).map(([key, name]) => [key, valueIn(text, name)])) as unknown as HeapSample
 }
 
 const SAMPLE_MS = 250
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** A sample of the server's metrics (ours only): undefined for the floor. */
-async function metric(server: Running, name: string): Promise<number | undefined> {
-  if (server.metricsUrl === undefined) return undefined
-  const text = await (await fetch(server.metricsUrl)).text()
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `))
-  return line === undefined ? undefined : Number(line.split(' ')[1])
+/** The server's metrics text (ours only): undefined for the floor. */
+async function metricsText(server: Running): Promise<string | undefined> {
+  return server.metricsUrl === undefined ? undefined : (await fetch(server.metricsUrl)).text()
+}
+
+/** An unlabelled metric's value in that text (NaN when absent). */
+function valueIn(text: string, name: string): number {
+  return Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? NaN)
 }
 
 export async function churn(name: string, server: Running, { lanes, durationMs, roundMs, workers }: { lanes: number; durationMs: number; roundMs: number; workers: number }): Promise<ChurnResult> {
@@ -104,8 +105,9 @@ export async function churn(name: string, server: Running, { lanes, durationMs, 
   // retention; then spares go after 10 s. Ours says when: the floor has nothing to wait for.
   const deadline = Date.now() + 180_000
   while (Date.now() < deadline) {
-    const [sockets, logBytes, logPackets] = await Promise.all(['signaling_connected_sockets', 'signaling_recovery_log_bytes', 'signaling_recovery_log_packets'].map((name) => metric(server, name)))
-    if ((sockets ?? 0) === 0 && (logBytes ?? 0) === 0 && (logPackets ?? 0) === 0) break
+    // The floor has no metrics, and nothing to wait for.
+    const text = await metricsText(server)
+    if (text === undefined || ['signaling_connected_sockets', 'signaling_recovery_log_bytes', 'signaling_recovery_log_packets'].every((name) => valueIn(text, name) === 0)) break
     await wait(1000)
   }
   // Resident memory settles as V8 collects what the departed sockets left: the lowest of 10 s.

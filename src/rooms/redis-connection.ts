@@ -85,12 +85,17 @@ export function catchingPublishFailures(client: RedisClient, onError: (err: Erro
       onError(err as Error)
       return null
     })
+  // Bound once per method, not on every call: the adapter reads `xadd` for every broadcast.
+  const bound = new Map<PropertyKey, unknown>([['publish', publish], ['set', set]])
   return new Proxy(client, {
     get(target, property) {
-      if (property === 'publish') return publish
-      if (property === 'set') return set
+      const known = bound.get(property)
+      if (known !== undefined) return known
       const value: unknown = Reflect.get(target, property, target)
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+      if (typeof value !== 'function') return value
+      const method = (value as (...args: unknown[]) => unknown).bind(target)
+      bound.set(property, method)
+      return method
     }
   })
 }
