@@ -56,6 +56,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   const audienceLengths: number[] = []
   const dataLengths: number[] = []
   const roomsLeft: number[] = []
+  const columns = [times, offsetTexts, chunkOf, starts, audienceLengths, dataLengths, roomsLeft]
   let head = 0
   let base = 0
   let alive = 0
@@ -73,11 +74,11 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     for (const id of touched) settle(id)
     if (head === times.length) {
       // All gone: fresh arrays, since a spliced one keeps its backing store as large as it grew.
-      for (const list of [times, offsetTexts, chunkOf, starts, audienceLengths, dataLengths, roomsLeft]) list.length = 0
+      for (const column of columns) column.length = 0
       base += head
       head = 0
     } else if (head > 1024 && head * 2 > times.length) {
-      for (const list of [times, offsetTexts, chunkOf, starts, audienceLengths, dataLengths, roomsLeft]) list.splice(0, head)
+      for (const column of columns) column.splice(0, head)
       base += head
       head = 0
     }
