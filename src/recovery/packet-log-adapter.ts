@@ -27,12 +27,11 @@ type SavedSession = Omit<Session, 'missedPackets'> & { disconnectedAt: number }
  * place of its buffer of live objects: docs/recovery.md says why, and what that cost.
  */
 export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropped, now = Date.now }: PacketLogAdapterOptions): typeof Adapter {
-  /** Offsets only need to be unique on this instance, and short: every broadcast carries one. */
-  const prefix = randomBytes(3).toString('base64url')
-  let sequence = 0
-
   return class PacketLogAdapter extends Adapter {
     private readonly log = createPacketLog({ capacityBytes: logBytes, onDropped, now })
+    /** An offset is this and the packet's number in base 36: unique to this log, and short, since
+     * every broadcast carries one. The log keeps numbers, not strings (docs/recovery.md). */
+    private readonly offsetPrefix = randomBytes(3).toString('base64url')
     private readonly sessions = new Map<string, SavedSession>()
     /** Each room of a saved session, with how many hold it: a recovery may still replay packets to it. */
     private readonly savedRooms = new Map<string, number>()
@@ -114,8 +113,18 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
         this.forget(pid, session)
         return none
       }
-      const missedPackets = this.log.since(offset, session.rooms)
+      const number = this.packetNumberOf(offset)
+      const missedPackets = number === undefined ? undefined : this.log.since(number, session.rooms)
       return missedPackets === undefined ? none : { ...session, missedPackets }
+    }
+
+    /** The packet an offset of this log names; undefined for any other text. */
+    private packetNumberOf(offset: unknown): number | undefined {
+      if (typeof offset !== 'string' || !offset.startsWith(this.offsetPrefix)) return undefined
+      const digits = offset.slice(this.offsetPrefix.length)
+      const number = parseInt(digits, 36)
+      // Only the text it wrote: not a prefix of it, nor the same number spelt otherwise.
+      return Number.isSafeInteger(number) && number.toString(36) === digits ? number : undefined
     }
 
     override broadcast(packet: { type: number; id?: number; data: unknown[] }, opts: BroadcastOptions): void {
@@ -125,7 +134,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
       if (packet.type === 2 && packet.id === undefined && opts.flags?.volatile === undefined) {
         const live = this.liveOf(opts.rooms)
         if (opts.rooms.size === 0 || live.length > 0) {
-          packet.data.push(prefix + (sequence++).toString(36))
+          packet.data.push(this.offsetPrefix + this.log.nextNumber.toString(36))
           this.log.add(now(), opts.rooms, opts.except ?? [], packet.data, live)
         }
       }

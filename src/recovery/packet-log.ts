@@ -1,3 +1,5 @@
+import { createPacketColumns, PacketField } from './packet-columns.js'
+
 /** The size of a chunk of the log: what it allocates at a time, 1 MiB or an eighth of a smaller cap. */
 const STANDARD_CHUNK_BYTES = 1 << 20
 /** An emptied chunk kept for reuse goes after this long unused: steady traffic reuses its chunks. */
@@ -25,17 +27,22 @@ interface Chunk {
   used: number
   /** Bytes of its packets still alive: at 0 the chunk goes. */
   liveBytes: number
-  /** The absolute indices of the packets written to it (some may have died since). */
-  packets: number[]
+  /** The packets written to it are among those numbered from `firstPacket` up to `endPacket` (some
+   * of them elsewhere, or dead, since): writing is in order, and a compacted copy keeps the range. */
+  firstPacket: number
+  endPacket: number
 }
+
+const { Chunk: CHUNK, Start: START, AudienceLength: AUDIENCE_LENGTH, DataLength: DATA_LENGTH, RoomsLeft: ROOMS_LEFT } = PacketField
 
 /**
  * Sent packets kept for resumes, as flat JSON bytes (each packet's audience, then its data with the
- * offset last, as Socket.IO puts it) in chunks allocated as traffic needs them. A packet dies when
+ * offset last, as Socket.IO puts it) in chunks allocated as traffic needs them. Each packet gets a
+ * number, its place in emission order, from which its sender derives its offset. A packet dies when
  * it is older than the retention (`prune`) or when every room it went to is gone for good
  * (`roomGone`); a chunk goes when its packets are dead, and a sparse one has its few live packets
- * copied out first. Per packet only numbers and its offset stay on the V8 heap. Why it is built so,
- * and what was measured, is in docs/recovery.md.
+ * copied out first. Per packet only a few numbers are kept, in typed arrays (packet-columns.ts).
+ * Why it is built so, and what was measured, is in docs/recovery.md.
  */
 export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.min(STANDARD_CHUNK_BYTES, Math.floor(capacityBytes / 8))), onDropped = () => {}, now = Date.now }: PacketLogOptions) {
   /** Chunks by number; `writing` is the one packets are appended to. */
@@ -45,51 +52,30 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   /** Emptied standard chunks, newest last, with when they were emptied. */
   const spares: Array<{ bytes: Buffer; since: number }> = []
   let heldBytes = 0
-  // Per packet in emission order, from `head` (an index into these arrays; `base` is how many were
-  // spliced off their front, so that absolute index = base + local index): when it was sent, its
-  // offset, the chunk it is in and where, its audience's and data's lengths, and how many of its
-  // rooms are still there (0: dead; -1: it went to every socket, so only time ends it).
-  const times: number[] = []
-  const offsetTexts: string[] = []
-  const chunkOf: number[] = []
-  const starts: number[] = []
-  const audienceLengths: number[] = []
-  const dataLengths: number[] = []
-  const roomsLeft: number[] = []
-  const columns = [times, offsetTexts, chunkOf, starts, audienceLengths, dataLengths, roomsLeft]
-  let head = 0
-  let base = 0
+  /** Per packet from the oldest a resume may start from: when it was sent, where its bytes are, and
+   * how many of its rooms are left. */
+  const packets = createPacketColumns()
   let alive = 0
-  /** The absolute indices of the packets sent to each room, oldest first. */
+  /** The numbers of the packets sent to each room, oldest first. */
   const packetsOf = new Map<string, number[]>()
 
-  const local = (absolute: number): number => absolute - base
-  const isAlive = (i: number): boolean => i >= head && roomsLeft[i] !== 0
+  const isAlive = (n: number): boolean => n >= packets.first && n < packets.end && packets.get(n, ROOMS_LEFT) !== 0
+  const lengthOf = (n: number): number => packets.get(n, AUDIENCE_LENGTH) + packets.get(n, DATA_LENGTH)
 
-  /** Forgets the packets before index `until`, compacting the arrays once a good share is dead. */
+  /** Forgets the packets numbered before `until`: their offsets can no longer be resumed from. */
   function dropUntil(until: number): void {
     const touched = new Set<number>()
-    for (let i = head; i < until; i++) if (roomsLeft[i] !== 0) touched.add(markDead(i))
-    head = until
+    for (let n = packets.first; n < until; n++) if (packets.get(n, ROOMS_LEFT) !== 0) touched.add(markDead(n))
+    packets.dropUntil(until)
     for (const id of touched) settle(id)
-    if (head === times.length) {
-      // All gone: fresh arrays, since a spliced one keeps its backing store as large as it grew.
-      for (const column of columns) column.length = 0
-      base += head
-      head = 0
-    } else if (head > 1024 && head * 2 > times.length) {
-      for (const column of columns) column.splice(0, head)
-      base += head
-      head = 0
-    }
   }
 
-  /** Counts packet `i` out of its chunk's live bytes; returns the chunk. */
-  function markDead(i: number): number {
-    roomsLeft[i] = 0
+  /** Counts packet `n` out of its chunk's live bytes; returns the chunk. */
+  function markDead(n: number): number {
+    packets.set(n, ROOMS_LEFT, 0)
     alive--
-    const id = chunkOf[i]!
-    chunks.get(id)!.liveBytes -= audienceLengths[i]! + dataLengths[i]!
+    const id = packets.get(n, CHUNK)
+    chunks.get(id)!.liveBytes -= lengthOf(n)
     return id
   }
 
@@ -114,17 +100,16 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   /** Copies a sparse chunk's live packets into one of their exact size, and lets the chunk go. */
   function compact(id: number): void {
     const chunk = chunks.get(id)!
-    const copy: Chunk = { bytes: Buffer.allocUnsafeSlow(chunk.liveBytes), used: 0, liveBytes: chunk.liveBytes, packets: [] }
+    const copy: Chunk = { bytes: Buffer.allocUnsafeSlow(chunk.liveBytes), used: 0, liveBytes: chunk.liveBytes, firstPacket: chunk.firstPacket, endPacket: chunk.endPacket }
     const copyId = nextChunk++
-    for (const absolute of chunk.packets) {
-      const i = local(absolute)
-      if (i < 0 || !isAlive(i) || chunkOf[i] !== id) continue
-      const length = audienceLengths[i]! + dataLengths[i]!
-      chunk.bytes.copy(copy.bytes, copy.used, starts[i], starts[i]! + length)
-      chunkOf[i] = copyId
-      starts[i] = copy.used
+    for (let n = Math.max(chunk.firstPacket, packets.first); n < chunk.endPacket; n++) {
+      if (!isAlive(n) || packets.get(n, CHUNK) !== id) continue
+      const length = lengthOf(n)
+      const start = packets.get(n, START)
+      chunk.bytes.copy(copy.bytes, copy.used, start, start + length)
+      packets.set(n, CHUNK, copyId)
+      packets.set(n, START, copy.used)
       copy.used += length
-      copy.packets.push(absolute)
     }
     chunks.set(copyId, copy)
     heldBytes += copy.bytes.length
@@ -148,6 +133,15 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     if (id !== undefined) settle(id)
   }
 
+  /** Lets spares go until `size` more bytes fit under the cap, or none is left; whether they fit. */
+  function fitBySpares(size: number): boolean {
+    while (heldBytes + size > capacityBytes && spares.length > 0) {
+      spares.shift()
+      heldBytes -= chunkBytes
+    }
+    return heldBytes + size <= capacityBytes
+  }
+
   /** A chunk of `size` bytes to write to, dropping the oldest packets early if the cap says so. */
   function newChunk(size: number): Chunk {
     closeWriting()
@@ -155,26 +149,23 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     if (size === chunkBytes && spares.length > 0) {
       bytes = spares.pop()!.bytes
     } else {
-      while (heldBytes + size > capacityBytes && spares.length > 0) {
-        spares.shift()
-        heldBytes -= chunkBytes
-      }
       let dropped = 0
-      while (heldBytes + size > capacityBytes && head < times.length) {
-        if (roomsLeft[head] !== 0) dropped++
-        dropUntil(head + 1)
-        // What the drops emptied may have been standard chunks, now spares: those go too.
-        while (heldBytes + size > capacityBytes && spares.length > 0) {
-          spares.shift()
-          heldBytes -= chunkBytes
-        }
+      // The oldest live packet's chunk at a time: dropping the packets up to it lets that chunk go
+      // (or shrink); what that emptied may have been a standard chunk, now a spare, which goes too.
+      while (!fitBySpares(size) && packets.first < packets.end) {
+        let until = packets.first
+        while (until < packets.end && packets.get(until, ROOMS_LEFT) === 0) until++
+        const oldest = until < packets.end ? chunks.get(packets.get(until, CHUNK)) : undefined
+        until = oldest === undefined ? packets.end : Math.max(until + 1, Math.min(oldest.endPacket, packets.end))
+        for (let n = packets.first; n < until; n++) if (packets.get(n, ROOMS_LEFT) !== 0) dropped++
+        dropUntil(until)
       }
       if (dropped > 0) onDropped(dropped)
       // Not zeroed: the system provides its pages as they are first written.
       bytes = Buffer.allocUnsafeSlow(size)
       heldBytes += size
     }
-    const chunk: Chunk = { bytes, used: 0, liveBytes: 0, packets: [] }
+    const chunk: Chunk = { bytes, used: 0, liveBytes: 0, firstPacket: packets.end, endPacket: packets.end }
     writing = nextChunk++
     chunks.set(writing, chunk)
     return chunk
@@ -191,7 +182,11 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     },
     /** Packets whose offsets a resume may still start from, kept or dead (each costs a few numbers). */
     get offsetsHeld(): number {
-      return times.length - head
+      return packets.end - packets.first
+    },
+    /** The number the next packet added gets: its sender derives its offset from it. */
+    get nextNumber(): number {
+      return packets.end
     },
     /** Bytes allocated: chunks holding packets, and spares kept for reuse. */
     get heldBytes(): number {
@@ -199,15 +194,15 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     },
     /** When the oldest packet a resume could still start from was sent; undefined when none is. */
     get oldestAt(): number | undefined {
-      return head < times.length ? times[head] : undefined
+      return packets.first < packets.end ? packets.time(packets.first) : undefined
     },
 
     /**
-     * Packets arrive in emission order; the offset is the last of `data`, JSON (no client event
-     * carries binary). `live`: those of `rooms` that someone is in or may come back to (all of them
-     * unless told), the ones whose end can end the packet.
+     * Packets arrive in emission order, each numbered `nextNumber` (returned); `data` is JSON (no
+     * client event carries binary). `live`: those of `rooms` that someone is in or may come back to
+     * (all of them unless told), the ones whose end can end the packet.
      */
-    add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, data: unknown[], live?: string[]): void {
+    add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, data: unknown[], live?: string[]): number | undefined {
       const roomList = [...rooms]
       const liveRooms = live ?? roomList
       const audience = JSON.stringify([roomList, [...except]])
@@ -218,7 +213,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       if (length > capacityBytes) {
         // Kept, it would push out everything else and still not fit: a resume from here fails.
         onDropped(1)
-        return
+        return undefined
       }
       let chunk = writing === undefined ? undefined : chunks.get(writing)
       if (chunk === undefined || chunk.used + length > chunk.bytes.length) chunk = newChunk(Math.max(chunkBytes, length))
@@ -227,43 +222,37 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       chunk.bytes.write(json, start + audienceLength)
       chunk.used += length
       chunk.liveBytes += length
-      const absolute = base + times.length
-      chunk.packets.push(absolute)
-      times.push(emittedAt)
-      offsetTexts.push(String(data.at(-1)))
-      chunkOf.push(writing!)
-      starts.push(start)
-      audienceLengths.push(audienceLength)
-      dataLengths.push(dataLength)
-      roomsLeft.push(roomList.length === 0 ? -1 : liveRooms.length)
+      const n = packets.push(emittedAt, writing!, start, audienceLength, dataLength, roomList.length === 0 ? -1 : liveRooms.length)
+      chunk.endPacket = n + 1
       alive++
       for (const room of liveRooms) {
         const list = packetsOf.get(room)
         if (list === undefined) {
-          packetsOf.set(room, [absolute])
+          packetsOf.set(room, [n])
           continue
         }
         // The room's packets that time already took: forget them as it goes.
         let stale = 0
-        while (stale < list.length && local(list[stale]!) < head) stale++
+        while (stale < list.length && list[stale]! < packets.first) stale++
         if (stale > 0) list.splice(0, stale)
-        list.push(absolute)
+        list.push(n)
       }
+      return n
     },
 
     /** Drops the packets emitted before `threshold`, and gives back the chunks that emptied. */
     prune(threshold: number): void {
-      let low = head
-      let high = times.length
+      let low = packets.first
+      let high = packets.end
       while (low < high) {
-        const middle = (low + high) >>> 1
-        if (times[middle]! < threshold) low = middle + 1
+        const middle = Math.floor((low + high) / 2)
+        if (packets.time(middle) < threshold) low = middle + 1
         else high = middle
       }
-      if (low > head) dropUntil(low)
+      if (low > packets.first) dropUntil(low)
       // The chunk being written to goes too once nothing in it lives: it then ages as a spare.
       if (writing !== undefined && chunks.get(writing)!.liveBytes === 0) closeWriting()
-      for (const [room, list] of packetsOf) if (list.length === 0 || local(list.at(-1)!) < head) packetsOf.delete(room)
+      for (const [room, list] of packetsOf) if (list.length === 0 || list.at(-1)! < packets.first) packetsOf.delete(room)
       trimSpares()
     },
 
@@ -277,35 +266,39 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       packetsOf.delete(room)
       // Settled once each, after all died: settling per packet would copy a chunk again and again.
       const touched = new Set<number>()
-      for (const absolute of list) {
-        const i = local(absolute)
-        if (i < head || roomsLeft[i]! <= 0) continue
-        if (--roomsLeft[i]! === 0) touched.add(markDead(i))
+      for (const n of list) {
+        if (n < packets.first) continue
+        const left = packets.get(n, ROOMS_LEFT)
+        if (left <= 0) continue
+        if (left === 1) touched.add(markDead(n))
+        else packets.set(n, ROOMS_LEFT, left - 1)
       }
       for (const id of touched) settle(id)
     },
 
     /**
-     * The data of the packets after `offset` that a socket in `socketRooms` would have received,
-     * by Socket.IO's rule; undefined when the offset is no longer (or never was) here. Only the
-     * packets it gets are parsed: a resume after a long drop at a high rate skips many.
+     * The data of the packets after packet `number` that a socket in `socketRooms` would have
+     * received, by Socket.IO's rule; undefined when that packet's offset is no longer (or never
+     * was) here. Only the packets it gets are parsed: a resume after a long drop at a high rate
+     * skips many.
      */
-    since(offset: string, socketRooms: string[]): unknown[][] | undefined {
-      const index = offsetTexts.lastIndexOf(offset)
-      if (index < head) return undefined
+    since(number: number, socketRooms: string[]): unknown[][] | undefined {
+      if (!Number.isInteger(number) || number < packets.first || number >= packets.end) return undefined
       const quoted = socketRooms.map((room) => JSON.stringify(room))
       const missed: unknown[][] = []
-      for (let i = index + 1; i < times.length; i++) {
-        if (roomsLeft[i] === 0) continue
-        const chunk = chunks.get(chunkOf[i]!)!
-        const audience = text(chunk, starts[i]!, audienceLengths[i]!)
+      for (let n = number + 1; n < packets.end; n++) {
+        if (packets.get(n, ROOMS_LEFT) === 0) continue
+        const chunk = chunks.get(packets.get(n, CHUNK))!
+        const start = packets.get(n, START)
+        const audienceLength = packets.get(n, AUDIENCE_LENGTH)
+        const audience = text(chunk, start, audienceLength)
         // Cheap first: a packet for some rooms names one of this socket's, or it is not for it.
         if (!audience.startsWith('[[]') && !quoted.some((room) => audience.includes(room))) continue
         const [rooms, except] = JSON.parse(audience) as [string[], string[]]
         const included = rooms.length === 0 || socketRooms.some((room) => rooms.includes(room))
         const excluded = socketRooms.some((room) => except.includes(room))
         if (!included || excluded) continue
-        missed.push(JSON.parse(text(chunk, starts[i]! + audienceLengths[i]!, dataLengths[i]!)) as unknown[])
+        missed.push(JSON.parse(text(chunk, start + audienceLength, packets.get(n, DATA_LENGTH))) as unknown[])
       }
       return missed
     }
