@@ -100,12 +100,12 @@ t.test('what pruning empties is given back: a few chunks kept a while for reuse,
 
 t.test('at its cap the log drops its oldest packets early, and counts them', async (t) => {
   let dropped = 0
-  // About 32 bytes a packet, one to a 50-byte chunk; at most four chunks.
-  const log = labelledLog({ capacityBytes: 200, chunkBytes: 50, onDropped: (n) => (dropped += n) })
+  // About 32 bytes a packet, one to a 40-byte chunk (too full to be compacted); at most four chunks.
+  const log = labelledLog({ capacityBytes: 160, chunkBytes: 40, onDropped: (n) => (dropped += n) })
   for (let i = 0; i < 20; i++) log.add(i, ['alice'], [], ['keepalive', `o${i}`])
   t.equal(dropped, 16, 'each dropped packet counted')
   t.equal(log.size, 4)
-  t.ok(log.heldBytes <= 200, `never more than the cap held (${log.heldBytes})`)
+  t.ok(log.heldBytes <= 160, `never more than the cap held (${log.heldBytes})`)
   t.equal(log.since('o15', ['alice']), undefined, 'the oldest offsets cannot be resumed from')
   t.same(log.since('o18', ['alice']), [['keepalive', 'o19']], 'the newest can')
   const before = dropped

@@ -7,8 +7,9 @@ const SPARE_IDLE_MS = 10_000
 /** At most this many spares, and only within the cap: steady traffic needs one or two. */
 const MAX_SPARES = 8
 /** A chunk no longer written to whose live packets fill less than this share of it has them copied
- * out, and goes: copying at most as much as died keeps the cost of a byte kept bounded. */
-const COMPACT_BELOW = 0.5
+ * out, and goes: copying at most three times as much as died keeps the cost of a byte kept bounded,
+ * and the log holds at most a third more than its live packets (at a half it held 45% more). */
+const COMPACT_BELOW = 0.75
 
 export interface PacketLogOptions {
   /** The most bytes the log may hold, packets and spare chunks together. */
