@@ -13,6 +13,9 @@ export interface ChurnSetup {
   durationMs: number
   /** Offset of this thread's lanes, so names differ between threads. */
   firstLane: number
+  /** Each lane starts a room at most this often (ms): the load then no longer follows the server's
+   * speed, so that two servers (or two versions) get the same work. 0: as fast as rooms end. */
+  roomIntervalMs: number
 }
 
 export interface ChurnReport {
@@ -24,7 +27,7 @@ export interface ChurnReport {
 
 const ROOM_SIZE = 4
 const CANDIDATES_PER_SIDE = 3
-const { urls, lanes, durationMs, firstLane } = workerData as ChurnSetup
+const { urls, lanes, durationMs, firstLane, roomIntervalMs } = workerData as ChurnSetup
 const SDP = 'v=0\r\n' + 'a=x-churn:' + 'x'.repeat(3600) + '\r\n'
 const CANDIDATE = { candidate: 'candidate:842163049 1 udp 1677729535 198.51.100.7 54400 typ srflx raddr 0.0.0.0 rport 0 generation 0', sdpMid: '0', sdpMLineIndex: 0 }
 const report: ChurnReport = { sockets: 0, rooms: 0, failed: 0, endedBy: { leave: 0, disconnect: 0, drop: 0 } }
@@ -76,10 +79,18 @@ async function oneRoom(lane: number, round: number): Promise<void> {
 }
 
 async function run(): Promise<ChurnReport> {
-  const end = Date.now() + durationMs
+  const start = Date.now()
+  const end = start + durationMs
   await Promise.all(
     Array.from({ length: lanes }, async (_, lane) => {
-      for (let round = 0; Date.now() < end; round++) await oneRoom(lane, round)
+      // Paced lanes start their rooms at fixed times, spread over the interval; a late room starts at once.
+      const offset = (lane / lanes) * roomIntervalMs
+      for (let round = 0; Date.now() < end; round++) {
+        const due = start + offset + round * roomIntervalMs
+        if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()))
+        if (Date.now() >= end) break
+        await oneRoom(lane, round)
+      }
     })
   )
   return report

@@ -58,7 +58,7 @@ function valueIn(text: string, name: string): number {
   return Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? NaN)
 }
 
-export async function churn(name: string, server: Running, { lanes, durationMs, roundMs, workers }: { lanes: number; durationMs: number; roundMs: number; workers: number }): Promise<ChurnResult> {
+export async function churn(name: string, server: Running, { lanes, durationMs, roundMs, workers, roomsPerSecond }: { lanes: number; durationMs: number; roundMs: number; workers: number; roomsPerSecond: number }): Promise<ChurnResult> {
   const pid = server.child!.pid!
   await wait(2000)
   const bootRss = rssBytes(pid)
@@ -92,7 +92,7 @@ export async function churn(name: string, server: Running, { lanes, durationMs, 
   }, 1000)
   const threads = Array.from({ length: workers }, (_, w) => {
     const share = Math.floor(lanes / workers) + (w < lanes % workers ? 1 : 0)
-    const setup: ChurnSetup = { urls: [server.url], lanes: share, durationMs, firstLane: w * lanes }
+    const setup: ChurnSetup = { urls: [server.url], lanes: share, durationMs, firstLane: w * lanes, roomIntervalMs: roomsPerSecond > 0 ? (lanes / roomsPerSecond) * 1000 : 0 }
     return new Worker(new URL('./churn-worker.js', import.meta.url), { workerData: setup })
   })
   const reports = await Promise.all(threads.map((thread) => new Promise<ChurnReport>((resolve) => thread.once('message', resolve))))

@@ -19,6 +19,7 @@ export const { values: args } = parseArgs({
     'from-json': { type: 'string' },
     profile: { type: 'string', default: 'relay' },
     lanes: { type: 'string', default: '40' },
+    'rooms-per-second': { type: 'string', default: '0' },
     round: { type: 'string', default: '30' },
     'max-rss-mb': { type: 'string', default: '400' },
     step: { type: 'string', default: '1000' }

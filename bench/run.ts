@@ -19,7 +19,9 @@
  *   --from-json FILE  print the table (and --svg) of an earlier run instead of running
  *   --profile relay|churn|ceiling  what to measure (default relay, the above):
  *     churn    rooms created, negotiated and ended continuously for --duration seconds, --lanes
- *              of them at once (default 40): peak RSS, each --round's peak (30 s), idle RSS after
+ *              of them at once (default 40): peak RSS, each --round's peak (30 s), idle RSS after;
+ *              --rooms-per-second N paces them (the issue's soak: 55,200 sockets in 120 s is 115),
+ *              so that the work does not grow with the server's speed
  *     ceiling  sockets added --step at a time (default 1000) up to --sockets, until RSS passes
  *              --max-rss-mb (default 400): the most held under it
  * With REDIS_URL set, relay also runs one instance and two instances sharing that Redis, and
@@ -135,8 +137,10 @@ async function main(): Promise<void> {
   }
   const kinds = (['ours', 'floor'] as const).filter((kind) => args.only === undefined || args.only === kind)
   if (PROFILE === 'churn') {
-    const options = { lanes: Number(args.lanes), durationMs: DURATION_MS, roundMs: Number(args.round) * 1000, workers: WORKERS }
-    console.error(`bench churn: ${options.lanes} rooms at a time for ${DURATION_MS / 1000} s, ${WORKERS} load threads, ${cpus().length} cores`)
+    const options = { lanes: Number(args.lanes), durationMs: DURATION_MS, roundMs: Number(args.round) * 1000, workers: WORKERS, roomsPerSecond: Number(args['rooms-per-second']) }
+    if (!(options.roomsPerSecond >= 0)) throw new Error(`--rooms-per-second must be a number from 0, not ${args['rooms-per-second']}`)
+    const pace = options.roomsPerSecond > 0 ? `, at most ${options.roomsPerSecond} rooms/s` : ''
+    console.error(`bench churn: ${options.lanes} rooms at a time for ${DURATION_MS / 1000} s${pace}, ${WORKERS} load threads, ${cpus().length} cores`)
     const results: ChurnResult[] = []
     for (const kind of kinds) results.push(await against(kind, (server) => churn(kind, server, options)))
     printChurn(results)
