@@ -208,19 +208,28 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       const liveRooms = live ?? roomList
       const audience = JSON.stringify([roomList, [...except]])
       const json = JSON.stringify(data)
-      const audienceLength = Buffer.byteLength(audience)
-      const dataLength = Buffer.byteLength(json)
-      const length = audienceLength + dataLength
-      if (length > capacityBytes) {
-        // Kept, it would push out everything else and still not fit: a resume from here fails.
-        onDropped(1)
-        return undefined
-      }
       let chunk = writing === undefined ? undefined : chunks.get(writing)
-      if (chunk === undefined || chunk.used + length > chunk.bytes.length) chunk = newChunk(Math.max(chunkBytes, length))
+      let audienceLength: number
+      let dataLength: number
+      // A UTF-16 unit takes at most 3 bytes in UTF-8: where that much fits, the write itself says
+      // how long the packet is, and the text is walked once, not twice.
+      if (chunk !== undefined && chunk.used + (audience.length + json.length) * 3 <= chunk.bytes.length) {
+        audienceLength = chunk.bytes.write(audience, chunk.used)
+        dataLength = chunk.bytes.write(json, chunk.used + audienceLength)
+      } else {
+        audienceLength = Buffer.byteLength(audience)
+        dataLength = Buffer.byteLength(json)
+        if (audienceLength + dataLength > capacityBytes) {
+          // Kept, it would push out everything else and still not fit: a resume from here fails.
+          onDropped(1)
+          return undefined
+        }
+        if (chunk === undefined || chunk.used + audienceLength + dataLength > chunk.bytes.length) chunk = newChunk(Math.max(chunkBytes, audienceLength + dataLength))
+        chunk.bytes.write(audience, chunk.used)
+        chunk.bytes.write(json, chunk.used + audienceLength)
+      }
+      const length = audienceLength + dataLength
       const start = chunk.used
-      chunk.bytes.write(audience, start)
-      chunk.bytes.write(json, start + audienceLength)
       chunk.used += length
       chunk.liveBytes += length
       const n = packets.push(emittedAt, writing!, start, audienceLength, dataLength, roomList.length === 0 ? -1 : liveRooms.length)
