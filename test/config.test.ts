@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import app from '../src/app.js'
 import { ConfigSchema } from '../src/plugins/env.js'
+import { defaultLogBytes } from '../src/recovery/log-cap.js'
 import { buildServer, connectClient } from './helper.js'
 
 async function boot(env: Record<string, string>): Promise<unknown> {
@@ -83,4 +84,14 @@ t.test('the README documents every setting', async (t) => {
   const firstCells = [...readme.matchAll(/^\| ([^|]+) \|/gm)].map((match) => match[1]!)
   const rows = new Set(firstCells.flatMap((cell) => [...cell.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((match) => match[1])))
   t.same(Object.keys(ConfigSchema.properties).filter((key) => !rows.has(key)), [])
+})
+
+t.test("the recovery log's default cap: 256 MiB, or a quarter of a smaller memory limit", async (t) => {
+  const machine = 24 * 2 ** 30
+  t.equal(defaultLogBytes(0, machine), 256 << 20, 'no limit read as 0')
+  t.equal(defaultLogBytes(2 ** 64, machine), 256 << 20, 'nor as more than the machine has')
+  t.equal(defaultLogBytes(2 * 2 ** 30, machine), 256 << 20, 'a quarter of 2 GiB is more than 256 MiB')
+  t.equal(defaultLogBytes(512 << 20, machine), 128 << 20)
+  t.equal(defaultLogBytes(2 << 20, machine), 1 << 20, 'never below 1 MiB')
+  t.type(defaultLogBytes(), 'number', "this process's own limit is read")
 })

@@ -132,9 +132,11 @@ export async function joinRoom(client: Client, roomId: string, username: string)
 const SERVER = new URL('../dist/server.js', import.meta.url).pathname
 
 /** `node dist/server.js` in a child process; `url` resolves once it logs that it listens (at info level). */
-export function startServerProcess(env: Record<string, string>): { child: ChildProcess; lines: Array<Record<string, unknown>>; url: Promise<string> } {
+export function startServerProcess(env: Record<string, string>, { cgroup }: { cgroup?: string } = {}): { child: ChildProcess; lines: Array<Record<string, unknown>>; url: Promise<string> } {
   if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npm run build\` (npm test does)`)
-  const child = spawn(process.execPath, [SERVER], {
+  // In a cgroup (a folder of /sys/fs/cgroup): the shell moves itself there, then becomes the server.
+  const [command, args] = cgroup === undefined ? [process.execPath, [SERVER]] : ['sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$1" "$2"', cgroup, process.execPath, SERVER]]
+  const child = spawn(command, args, {
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })

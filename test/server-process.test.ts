@@ -3,8 +3,8 @@
  * boot, probes, and a graceful SIGTERM with a call in progress.
  */
 import { once } from 'node:events'
-import { readFile } from 'node:fs/promises'
-import t from 'tap'
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises'
+import t, { type Test } from 'tap'
 import { startScriptCommand } from '../bench/shipped-node-flags.js'
 import { connectClient, createRoom, nextEvent, startServerProcess as start, until } from './helper.js'
 
@@ -65,4 +65,41 @@ t.test('npm start and the image run the server with the same Node flags and glib
   for (const flag of ['--expose-gc', '--max-semi-space-size=', '--heap-growing-percent=']) {
     t.ok(fromStart.flags.some((given) => given.startsWith(flag)), `npm start passes ${flag} (docs/performance.md)`)
   }
+})
+
+/** A memory cgroup of `bytes` made for the test (v2, or v1's memory hierarchy); undefined where it cannot be. */
+async function memoryCgroup(t: Test, bytes: number): Promise<string | undefined> {
+  const name = `signaling-test-${process.pid}-${Date.now()}`
+  const v2 = (await readFile('/sys/fs/cgroup/cgroup.controllers', 'utf8').catch(() => '')).split(/\s/).includes('memory')
+  const [dir, limitFile] = v2 ? [`/sys/fs/cgroup/${name}`, 'memory.max'] : [`/sys/fs/cgroup/memory/${name}`, 'memory.limit_in_bytes']
+  try {
+    await mkdir(dir)
+    await writeFile(`${dir}/${limitFile}`, String(bytes))
+  } catch {
+    await rmdir(dir).catch(() => {})
+    return undefined
+  }
+  // Removable once its processes are gone: each test kills its server in an earlier teardown.
+  t.teardown(() => until(async () => (await rmdir(dir).then(() => true, () => false)), `${dir} to be removed`))
+  return dir
+}
+
+t.test("the recovery log's cap follows a container's memory limit unless set", async (t) => {
+  const capOf = async (env: Record<string, string>, cgroup?: string): Promise<unknown> => {
+    const { child, lines, url } = start(env, { cgroup })
+    t.teardown(() => {
+      child.kill('SIGKILL')
+    })
+    await url
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
+    await exited
+    return lines.find((line) => line.msg === 'recovery log capped')?.logBytes
+  }
+  t.equal(await capOf({}), 256 << 20, 'no limit: 256 MiB')
+  const cgroup = await memoryCgroup(t, 512 << 20)
+  await t.test('in a 512 MiB container', { skip: cgroup === undefined && 'no memory cgroup can be made here (not root, or no memory controller)' }, async (t) => {
+    t.equal(await capOf({}, cgroup), 128 << 20, 'a quarter of it')
+    t.equal(await capOf({ RECOVERY_LOG_BYTES: String(300 << 20) }, cgroup), 300 << 20, 'a setting wins')
+  })
 })

@@ -41,9 +41,11 @@ export const ConfigSchema = Type.Object({
   /**
    * Without Redis: the most bytes the packet log that keeps sent packets for resumes may hold. It
    * allocates as traffic needs and gives back what it prunes; past the cap the oldest packets go
-   * early (logged, and counted in signaling_recovery_log_dropped_total). docs/recovery.md sizes it.
+   * early (logged, and counted in signaling_recovery_log_dropped_total). Unset: 256 MiB, or a
+   * quarter of the process's memory limit (a container's) when less (recovery/log-cap.ts).
+   * docs/recovery.md sizes it.
    */
-  RECOVERY_LOG_BYTES: Type.Integer({ minimum: 1 << 20, maximum: 2 ** 32, default: 256 << 20 }),
+  RECOVERY_LOG_BYTES: Type.Optional(Type.Integer({ minimum: 1 << 20, maximum: 2 ** 32 })),
   /**
    * Socket.IO heartbeat: a connection whose client misses a ping for PING_INTERVAL_MS +
    * PING_TIMEOUT_MS is dropped (and its seat kept for the grace window). Lower than Socket.IO's

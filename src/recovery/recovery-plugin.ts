@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { ServerOptions } from 'socket.io'
 import { createRecoveryKeepalive, packetRetentionMs } from './keepalive.js'
+import { defaultLogBytes } from './log-cap.js'
 import { createPacketLogAdapter } from './packet-log-adapter.js'
 import { createSessionRelease } from './session-release.js'
 
@@ -85,17 +86,18 @@ export default fp(
       return
     }
 
+    const logBytes = config.RECOVERY_LOG_BYTES ?? defaultLogBytes()
     let warnedAt = -Infinity
     const onDropped = (packets: number): void => {
       fastify.metrics.recoveryPacketsDropped(packets)
       if (Date.now() - warnedAt < FULL_LOG_WARNING_INTERVAL_MS) return
       warnedAt = Date.now()
-      fastify.log.warn({ logBytes: config.RECOVERY_LOG_BYTES }, 'recovery log full: packets dropped before their time; raise RECOVERY_LOG_BYTES')
+      fastify.log.warn({ logBytes }, 'recovery log full: packets dropped before their time; raise RECOVERY_LOG_BYTES')
     }
     const retentionMs = packetRetentionMs({ graceMs, pingIntervalMs: config.PING_INTERVAL_MS, pingTimeoutMs: config.PING_TIMEOUT_MS })
     const release = createSessionRelease({ shared: cluster.shared })
     const keepalive = createRecoveryKeepalive(graceMs)
-    const adapter = cluster.adapter ?? createPacketLogAdapter({ graceMs, retentionMs, logBytes: config.RECOVERY_LOG_BYTES, onDropped })
+    const adapter = cluster.adapter ?? createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropped })
 
     const logFigure = (name: 'logBytes' | 'offsetsHeld'): number => {
       const figure: unknown = (fastify.io.of('/').adapter as { [key in typeof name]?: unknown })[name]
@@ -117,6 +119,8 @@ export default fp(
     })
 
     // Socket.IO exists once the socket plugin is registered, before ready.
+    // Operators see the cap in effect, since unset it follows the container's memory limit.
+    if (cluster.adapter === undefined) fastify.log.info({ logBytes }, 'recovery log capped')
     fastify.addHook('onReady', async () => {
       release.attach(fastify.io)
       keepalive.start(fastify.io, (socketIds) => fastify.announce.keepalive(socketIds))
