@@ -41,4 +41,4 @@ ENV MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 # the signal reaches the server.
 STOPSIGNAL SIGTERM
 # The flags are in CMD, not NODE_OPTIONS, which refuses --heap-growing-percent.
-CMD ["node", "--expose-gc", "--max-semi-space-size=32", "--heap-growing-percent=50", "dist/server.js"]
+CMD ["node", "--expose-gc", "--max-semi-space-size=32", "--heap-growing-percent=100", "dist/server.js"]
