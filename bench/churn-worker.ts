@@ -16,6 +16,8 @@ export interface ChurnSetup {
   /** Each lane starts a room at most this often (ms): the load then no longer follows the server's
    * speed, so that two servers (or two versions) get the same work. 0: as fast as rooms end. */
   roomIntervalMs: number
+  /** When in the interval each of this thread's lanes starts its rooms (ms). */
+  startOffsetsMs: number[]
 }
 
 export interface ChurnReport {
@@ -27,7 +29,7 @@ export interface ChurnReport {
 
 const ROOM_SIZE = 4
 const CANDIDATES_PER_SIDE = 3
-const { urls, lanes, durationMs, firstLane, roomIntervalMs } = workerData as ChurnSetup
+const { urls, lanes, durationMs, firstLane, roomIntervalMs, startOffsetsMs } = workerData as ChurnSetup
 const SDP = 'v=0\r\n' + 'a=x-churn:' + 'x'.repeat(3600) + '\r\n'
 const CANDIDATE = { candidate: 'candidate:842163049 1 udp 1677729535 198.51.100.7 54400 typ srflx raddr 0.0.0.0 rport 0 generation 0', sdpMid: '0', sdpMLineIndex: 0 }
 const report: ChurnReport = { sockets: 0, rooms: 0, failed: 0, endedBy: { leave: 0, disconnect: 0, drop: 0 } }
@@ -83,8 +85,8 @@ async function run(): Promise<ChurnReport> {
   const end = start + durationMs
   await Promise.all(
     Array.from({ length: lanes }, async (_, lane) => {
-      // Paced lanes start their rooms at fixed times, spread over the interval; a late room starts at once.
-      const offset = (lane / lanes) * roomIntervalMs
+      // Paced lanes start their rooms at fixed times; a late room starts at once.
+      const offset = startOffsetsMs[lane] ?? 0
       for (let round = 0; Date.now() < end; round++) {
         const due = start + offset + round * roomIntervalMs
         if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()))

@@ -92,7 +92,10 @@ export async function churn(name: string, server: Running, { lanes, durationMs, 
   }, 1000)
   const threads = Array.from({ length: workers }, (_, w) => {
     const share = Math.floor(lanes / workers) + (w < lanes % workers ? 1 : 0)
-    const setup: ChurnSetup = { urls: [server.url], lanes: share, durationMs, firstLane: w * lanes, roomIntervalMs: roomsPerSecond > 0 ? (lanes / roomsPerSecond) * 1000 : 0 }
+    const roomIntervalMs = roomsPerSecond > 0 ? (lanes / roomsPerSecond) * 1000 : 0
+    // Paced lanes start spread evenly over the interval, the threads' lanes interleaved.
+    const startOffsetsMs = Array.from({ length: share }, (_, lane) => (((lane * workers + w) % lanes) / lanes) * roomIntervalMs)
+    const setup: ChurnSetup = { urls: [server.url], lanes: share, durationMs, firstLane: w * lanes, roomIntervalMs, startOffsetsMs }
     return new Worker(new URL('./churn-worker.js', import.meta.url), { workerData: setup })
   })
   const reports = await Promise.all(threads.map((thread) => new Promise<ChurnReport>((resolve) => thread.once('message', resolve))))

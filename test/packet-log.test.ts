@@ -109,9 +109,13 @@ t.test('at its cap the log drops its oldest packets early, and counts them', asy
   t.equal(log.since('o15', ['alice']), undefined, 'the oldest offsets cannot be resumed from')
   t.same(log.since('o18', ['alice']), [['keepalive', 'o19']], 'the newest can')
   const before = dropped
+  t.same(log.since('o18', ['alice']), [['keepalive', 'o19']], 'the newest can')
   log.add(20, ['alice'], [], ['signal', { sdp: 'v'.repeat(500) }, 'o20'])
   t.equal(dropped, before + 1, 'a packet bigger than the whole cap is not kept')
-  t.same(log.since('o18', ['alice']), [['keepalive', 'o19']], 'and the rest stays')
+  t.equal(log.size, 4, 'and the rest stays')
+  log.add(21, ['alice'], [], ['keepalive', 'o21'])
+  t.equal(log.since('o18', ['alice']), undefined, 'a resume from before it fails: it may have been for that socket')
+  t.same(log.since('o20', ['alice']), [['keepalive', 'o21']], 'a resume from its own offset (so it arrived) gets what came after')
 
   const roomy = labelledLog({ capacityBytes: 400, chunkBytes: 50 })
   const big = ['signal', { sdp: 'v'.repeat(120) }, 'b2']
@@ -120,6 +124,29 @@ t.test('at its cap the log drops its oldest packets early, and counts them', asy
   roomy.add(3, ['alice'], [], ['keepalive', 'b3'])
   t.same(roomy.since('b1', ['alice']), [big, ['keepalive', 'b3']], 'a packet bigger than a chunk gets a chunk of its own')
   t.ok(roomy.heldBytes > 150 && roomy.heldBytes <= 400, `counted against the cap too (${roomy.heldBytes})`)
+})
+
+t.test("at its cap the log drops the oldest chunk's packets, not more, and its numbers grow past the ring's first size", async (t) => {
+  let dropped = 0
+  // About 100 bytes a packet, ten to a 1000-byte chunk, four chunks under the cap.
+  const log = labelledLog({ capacityBytes: 4000, chunkBytes: 1000, onDropped: (n) => (dropped += n) })
+  const packet = (i: number) => ['signal', { candidate: 'c'.repeat(50) }, `d${String(i).padStart(5, '0')}`]
+  let perChunk = 0
+  for (let i = 0; log.heldBytes <= 1000; i++, perChunk++) log.add(i, ['alice'], [], packet(i))
+  perChunk--
+  t.ok(perChunk >= 8, `${perChunk} packets to a chunk`)
+  const counts: number[] = []
+  for (let i = perChunk + 1; i < 3000; i++) {
+    const before = dropped
+    log.add(i, ['alice'], [], packet(i))
+    if (dropped > before) counts.push(dropped - before)
+  }
+  t.ok(counts.length > 100, `${counts.length} early drops`)
+  t.same([...new Set(counts)], [perChunk], "each drops one chunk's packets, no more and no fewer")
+  t.ok(log.heldBytes <= 4000)
+  t.ok(log.offsetsHeld < 4 * perChunk + 1, 'the offsets of dropped packets go with them')
+  t.same(log.since('d02998', ['alice']), [packet(2999)], '3,000 numbers in, resumes still find their packet')
+  t.equal(log.since('d00100', ['alice']), undefined, 'and not a dropped one')
 })
 
 t.test('a surge of traffic takes more chunks; nothing is dropped while the cap holds it', async (t) => {
@@ -209,6 +236,26 @@ t.test('the adapter: sessions saved on disconnect, restored within the window, b
   }, 'the later packet for its rooms; none with an ack, none volatile')
   clock += graceMs + 1
   t.equal(await adapter.restoreSession('pid-bob', offset), none, 'past the grace window')
+})
+
+t.test('the adapter: a packet too large for the log still takes an offset of its own, and a resume across it fails', async (t) => {
+  const adapterClass = createPacketLogAdapter({ graceMs: 10_000, retentionMs: 60_000, logBytes: 4096 })
+  const adapter = new Server({ adapter: adapterClass, connectionStateRecovery: {} }).of('/').adapter
+  t.teardown(() => adapter.close())
+  adapter.addAll('bob', new Set(['bob']))
+  const send = (data: unknown[]) => {
+    const packet = { type: 2, data, nsp: '/' }
+    adapter.broadcast(packet, { rooms: new Set(['bob']), except: new Set() })
+    return packet.data.at(-1) as string
+  }
+  const before = send(['keepalive'])
+  const large = send(['signal', { sdp: 'v'.repeat(5000) }])
+  const after = send(['keepalive'])
+  t.not(large, after, 'the next packet does not reuse its offset')
+  adapter.persistSession({ sid: 'bob', pid: 'pid-bob', rooms: ['bob'], data: {} })
+  adapter.delAll('bob')
+  t.equal(await adapter.restoreSession('pid-bob', before), null as unknown, 'from before it: it cannot be replayed, so no resume')
+  t.match(await adapter.restoreSession('pid-bob', large), { missedPackets: [['keepalive', after]] }, 'from it: what came after')
 })
 
 t.test('packets to rooms gone for good die before their time; their offsets still resume', async (t) => {

@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises'
 import t, { type Test } from 'tap'
 import { startScriptCommand } from '../bench/shipped-node-flags.js'
+import { defaultLogBytes } from '../src/recovery/log-cap.js'
 import { connectClient, createRoom, nextEvent, startServerProcess as start, until } from './helper.js'
 
 t.test('SIGTERM: /ready turns 503 for the drain delay, then sockets are moved off and it exits 0', async (t) => {
@@ -67,11 +68,20 @@ t.test('npm start and the image run the server with the same Node flags and glib
   }
 })
 
-/** A memory cgroup of `bytes` made for the test (v2, or v1's memory hierarchy); undefined where it cannot be. */
+/**
+ * A memory cgroup of `bytes` for the test, made inside this process's own (so the server stays
+ * under whatever limits the run itself has): v2, or v1's memory hierarchy. Undefined where it
+ * cannot be made (not root, no memory controller, not delegated).
+ */
 async function memoryCgroup(t: Test, bytes: number): Promise<string | undefined> {
   const name = `signaling-test-${process.pid}-${Date.now()}`
+  const own = await readFile('/proc/self/cgroup', 'utf8').catch(() => '')
+  const pathOf = (pattern: RegExp): string | undefined => pattern.exec(own)?.[1]?.replace(/\/$/, '')
   const v2 = (await readFile('/sys/fs/cgroup/cgroup.controllers', 'utf8').catch(() => '')).split(/\s/).includes('memory')
-  const [dir, limitFile] = v2 ? [`/sys/fs/cgroup/${name}`, 'memory.max'] : [`/sys/fs/cgroup/memory/${name}`, 'memory.limit_in_bytes']
+  const v1Path = pathOf(/^\d+:memory:(.*)$/m)
+  const v2Path = pathOf(/^0::(.*)$/m)
+  if (v2 ? v2Path === undefined : v1Path === undefined) return undefined
+  const [dir, limitFile] = v2 ? [`/sys/fs/cgroup${v2Path}/${name}`, 'memory.max'] : [`/sys/fs/cgroup/memory${v1Path}/${name}`, 'memory.limit_in_bytes']
   try {
     await mkdir(dir)
     await writeFile(`${dir}/${limitFile}`, String(bytes))
@@ -96,7 +106,7 @@ t.test("the recovery log's cap follows a container's memory limit unless set", a
     await exited
     return lines.find((line) => line.msg === 'recovery log capped')?.logBytes
   }
-  t.equal(await capOf({}), 256 << 20, 'no limit: 256 MiB')
+  t.equal(await capOf({}), defaultLogBytes(), "outside: what this process's own limit gives (256 MiB without one)")
   const cgroup = await memoryCgroup(t, 512 << 20)
   await t.test('in a 512 MiB container', { skip: cgroup === undefined && 'no memory cgroup can be made here (not root, or no memory controller)' }, async (t) => {
     t.equal(await capOf({}, cgroup), 128 << 20, 'a quarter of it')

@@ -36,11 +36,15 @@ export function createPacketColumns(firstNumber = 0) {
     const nextTimes = new Float64Array(to)
     const nextInts = new Int32Array(to * INT_FIELDS)
     const nextMask = to - 1
-    for (let n = first; n < end; n++) {
+    // Copied in runs that are contiguous in both rings (at most three): a packet at a time took
+    // 60 ms for a million of them, a pause in the surge that made the ring grow.
+    for (let n = first; n < end; ) {
       const from = n & mask
       const into = n & nextMask
-      nextTimes[into] = times[from]!
-      nextInts.set(ints.subarray(from * INT_FIELDS, from * INT_FIELDS + INT_FIELDS), into * INT_FIELDS)
+      const run = Math.min(end - n, slots - from, to - into)
+      nextTimes.set(times.subarray(from, from + run), into)
+      nextInts.set(ints.subarray(from * INT_FIELDS, (from + run) * INT_FIELDS), into * INT_FIELDS)
+      n += run
     }
     times = nextTimes
     ints = nextInts

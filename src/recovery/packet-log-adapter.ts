@@ -124,7 +124,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
       const digits = offset.slice(this.offsetPrefix.length)
       const number = parseInt(digits, 36)
       // Only the text it wrote: not a prefix of it, nor the same number spelt otherwise.
-      return Number.isSafeInteger(number) && number.toString(36) === digits ? number : undefined
+      return Number.isSafeInteger(number) && number >= 0 && number.toString(36) === digits ? number : undefined
     }
 
     override broadcast(packet: { type: number; id?: number; data: unknown[] }, opts: BroadcastOptions): void {

@@ -8,7 +8,7 @@ const SPARE_IDLE_MS = 10_000
 const MAX_SPARES = 8
 /** A chunk no longer written to whose live packets fill less than this share of it has them copied
  * out, and goes: copying at most three times as much as died keeps the cost of a byte kept bounded,
- * and the log holds at most a third more than its live packets (at a half it held 45% more). */
+ * and a chunk no longer written to holds at most a third more than its live packets (docs/recovery.md). */
 const COMPACT_BELOW = 0.75
 
 export interface PacketLogOptions {
@@ -35,6 +35,10 @@ interface Chunk {
 }
 
 const { Chunk: CHUNK, Start: START, AudienceLength: AUDIENCE_LENGTH, DataLength: DATA_LENGTH, RoomsLeft: ROOMS_LEFT } = PacketField
+/** The chunk of a packet too large to keep: dead from the start, and a resume across it fails. */
+const NOT_KEPT = -1
+/** Chunk ids are Int32 in the columns: they wrap, skipping ids still in use (every compaction takes one). */
+const MAX_CHUNK_ID = 0x7fffffff
 
 /**
  * Sent packets kept for resumes, as flat JSON bytes (each packet's audience, then its data with the
@@ -49,6 +53,14 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   /** Chunks by number; `writing` is the one packets are appended to. */
   const chunks = new Map<number, Chunk>()
   let nextChunk = 0
+  const takeChunkId = (): number => {
+    let id: number
+    do {
+      id = nextChunk
+      nextChunk = nextChunk === MAX_CHUNK_ID ? 0 : nextChunk + 1
+    } while (chunks.has(id))
+    return id
+  }
   let writing: number | undefined
   /** Emptied standard chunks, newest last, with when they were emptied. */
   const spares: Array<{ bytes: Buffer; since: number }> = []
@@ -102,7 +114,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   function compact(id: number): void {
     const chunk = chunks.get(id)!
     const copy: Chunk = { bytes: Buffer.allocUnsafeSlow(chunk.liveBytes), used: 0, liveBytes: chunk.liveBytes, firstPacket: chunk.firstPacket, endPacket: chunk.endPacket }
-    const copyId = nextChunk++
+    const copyId = takeChunkId()
     for (let n = Math.max(chunk.firstPacket, packets.first); n < chunk.endPacket; n++) {
       if (!isAlive(n) || packets.get(n, CHUNK) !== id) continue
       const length = lengthOf(n)
@@ -167,7 +179,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       heldBytes += size
     }
     const chunk: Chunk = { bytes, used: 0, liveBytes: 0, firstPacket: packets.end, endPacket: packets.end }
-    writing = nextChunk++
+    writing = takeChunkId()
     chunks.set(writing, chunk)
     return chunk
   }
@@ -203,7 +215,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
      * client event carries binary). `live`: those of `rooms` that someone is in or may come back to
      * (all of them unless told), the ones whose end can end the packet.
      */
-    add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, data: unknown[], live?: string[]): number | undefined {
+    add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, data: unknown[], live?: string[]): number {
       const roomList = [...rooms]
       const liveRooms = live ?? roomList
       const audience = JSON.stringify([roomList, [...except]])
@@ -220,9 +232,10 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
         audienceLength = Buffer.byteLength(audience)
         dataLength = Buffer.byteLength(json)
         if (audienceLength + dataLength > capacityBytes) {
-          // Kept, it would push out everything else and still not fit: a resume from here fails.
+          // Kept, it would push out everything else and still not fit. It takes its number all the
+          // same (its offset was sent), dead, so that a resume from before it fails.
           onDropped(1)
-          return undefined
+          return packets.push(emittedAt, NOT_KEPT, 0, 0, 0, 0)
         }
         if (chunk === undefined || chunk.used + audienceLength + dataLength > chunk.bytes.length) chunk = newChunk(Math.max(chunkBytes, audienceLength + dataLength))
         chunk.bytes.write(audience, chunk.used)
@@ -297,8 +310,11 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       const quoted = socketRooms.map((room) => JSON.stringify(room))
       const missed: unknown[][] = []
       for (let n = number + 1; n < packets.end; n++) {
+        const chunkId = packets.get(n, CHUNK)
+        // A packet too large to keep may have been this socket's: nothing replays it.
+        if (chunkId === NOT_KEPT) return undefined
         if (packets.get(n, ROOMS_LEFT) === 0) continue
-        const chunk = chunks.get(packets.get(n, CHUNK))!
+        const chunk = chunks.get(chunkId)!
         const start = packets.get(n, START)
         const audienceLength = packets.get(n, AUDIENCE_LENGTH)
         const audience = text(chunk, start, audienceLength)
