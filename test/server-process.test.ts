@@ -108,7 +108,7 @@ t.test("the recovery log's cap follows a container's memory limit unless set", a
   }
   t.equal(await capOf({}), defaultLogBytes(), "outside: what this process's own limit gives (256 MiB without one)")
   const cgroup = await memoryCgroup(t, 512 << 20)
-  await t.test('in a 512 MiB container', { skip: cgroup === undefined && 'no memory cgroup can be made here (not root, or no memory controller)' }, async (t) => {
+  await t.test('in a 512 MiB container', { skip: cgroup === undefined && 'no memory cgroup can be made inside this process\'s own here (not root, no memory controller, or cgroup v2 without delegation)' }, async (t) => {
     t.equal(await capOf({}, cgroup), 128 << 20, 'a quarter of it')
     t.equal(await capOf({ RECOVERY_LOG_BYTES: String(300 << 20) }, cgroup), 300 << 20, 'a setting wins')
   })

@@ -20,6 +20,8 @@ export interface PacketLogOptions {
   onDropped?: (packets: number) => void
   /** The clock (epoch ms) for spares' idle time; tests pass their own. */
   now?: () => number
+  /** The first chunk's id (0): tests start near the wrap. */
+  firstChunkId?: number
 }
 
 /** A run of bytes holding packets back to back. */
@@ -49,10 +51,10 @@ const MAX_CHUNK_ID = 0x7fffffff
  * copied out first. Per packet only a few numbers are kept, in typed arrays (packet-columns.ts).
  * Why it is built so, and what was measured, is in docs/recovery.md.
  */
-export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.min(STANDARD_CHUNK_BYTES, Math.floor(capacityBytes / 8))), onDropped = () => {}, now = Date.now }: PacketLogOptions) {
+export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.min(STANDARD_CHUNK_BYTES, Math.floor(capacityBytes / 8))), onDropped = () => {}, now = Date.now, firstChunkId = 0 }: PacketLogOptions) {
   /** Chunks by number; `writing` is the one packets are appended to. */
   const chunks = new Map<number, Chunk>()
-  let nextChunk = 0
+  let nextChunk = firstChunkId
   const takeChunkId = (): number => {
     let id: number
     do {
