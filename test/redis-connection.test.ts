@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis'
 import t from 'tap'
-import { catchingPublishFailures } from '../src/rooms/redis-connection.js'
+import { catchingUnawaitedWrites } from '../src/rooms/redis-connection.js'
 import { freePort } from './helper.js'
 
 t.test('a PUBLISH or SET that fails is reported and answers as if nobody got it; the rest is the client itself', async (t) => {
@@ -15,7 +15,7 @@ t.test('a PUBLISH or SET that fails is reported and answers as if nobody got it;
   await t.rejects(client.publish('channel', 'message'), 'the bare client rejects: what the adapter would leave unhandled')
 
   const errors: Error[] = []
-  const wrapped = catchingPublishFailures(client, (err) => errors.push(err))
+  const wrapped = catchingUnawaitedWrites(client, (err) => errors.push(err))
   t.equal(await wrapped.publish('channel', 'message'), 0, 'the wrapped one answers that nobody got it')
   t.equal(errors.length, 1, 'and reports the failure')
   await t.rejects(client.set('session', 'data', 'PX', 1000), 'the bare client rejects a SET too (the adapter saves sessions so)')
@@ -44,7 +44,7 @@ t.test('with Redis there, PUBLISH goes through', async (t) => {
   const channel = `signaling-test-${process.pid}-${Date.now()}`
   await listener.subscribe(channel)
   const received = new Promise<string>((resolve) => listener.on('message', (_channel: string, message: string) => resolve(message)))
-  const wrapped = catchingPublishFailures(client, (err) => t.fail(`no failure expected: ${err.message}`))
+  const wrapped = catchingUnawaitedWrites(client, (err) => t.fail(`no failure expected: ${err.message}`))
   t.equal(await wrapped.publish(channel, 'hello'), 1, 'one subscriber got it')
   t.equal(await received, 'hello')
 })

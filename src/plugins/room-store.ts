@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { ServerOptions } from 'socket.io'
 import { createMemoryRoomStore } from '../rooms/memory-room-store.js'
-import { catchingPublishFailures, connectRedis, type RedisClient } from '../rooms/redis-connection.js'
+import { catchingUnawaitedWrites, connectRedis, type RedisClient } from '../rooms/redis-connection.js'
 import { createRedisRoomStore } from '../rooms/redis-room-store.js'
 import { createLocalOnlyRoster, createRoomRoster, type RoomRoster } from '../rooms/room-roster.js'
 import type { RoomStore } from '../rooms/room-store.js'
@@ -67,7 +67,7 @@ async function useRedis(fastify: FastifyInstance, url: string): Promise<void> {
     onError: (err) => log.warn({ err }, 'room store housekeeping failed')
   })
   fastify.readiness.addCheck('redis', () => rooms.healthy())
-  const adapterClient = catchingPublishFailures(adapterRedis, (err) => log.debug({ err: err.message }, 'redis publish failed (a message between instances was lost)'))
+  const adapterClient = catchingUnawaitedWrites(adapterRedis, (err) => log.debug({ err: err.message }, 'a redis write the adapter does not await failed (a message between instances, or a saved session, was lost)'))
   const adapter = createAdapter(adapterClient, {
     // Recovery replays from this stream: it must hold a retention's worth of every instance's traffic.
     maxLen: config.REDIS_STREAM_MAX_LEN,

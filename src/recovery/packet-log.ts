@@ -77,12 +77,19 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   const isAlive = (n: number): boolean => n >= packets.first && n < packets.end && packets.get(n, ROOMS_LEFT) !== 0
   const lengthOf = (n: number): number => packets.get(n, AUDIENCE_LENGTH) + packets.get(n, DATA_LENGTH)
 
-  /** Forgets the packets numbered before `until`: their offsets can no longer be resumed from. */
-  function dropUntil(until: number): void {
+  /** Forgets the packets numbered before `until`: their offsets can no longer be resumed from.
+   * Returns how many of them were still alive. */
+  function dropUntil(until: number): number {
     const touched = new Set<number>()
-    for (let n = packets.first; n < until; n++) if (packets.get(n, ROOMS_LEFT) !== 0) touched.add(markDead(n))
+    let killed = 0
+    for (let n = packets.first; n < until; n++) {
+      if (packets.get(n, ROOMS_LEFT) === 0) continue
+      touched.add(markDead(n))
+      killed++
+    }
     packets.dropUntil(until)
     for (const id of touched) settle(id)
+    return killed
   }
 
   /** Counts packet `n` out of its chunk's live bytes; returns the chunk. */
@@ -172,8 +179,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
         while (until < packets.end && packets.get(until, ROOMS_LEFT) === 0) until++
         const oldest = until < packets.end ? chunks.get(packets.get(until, CHUNK)) : undefined
         until = oldest === undefined ? packets.end : Math.max(until + 1, Math.min(oldest.endPacket, packets.end))
-        for (let n = packets.first; n < until; n++) if (packets.get(n, ROOMS_LEFT) !== 0) dropped++
-        dropUntil(until)
+        dropped += dropUntil(until)
       }
       if (dropped > 0) onDropped(dropped)
       // Not zeroed: the system provides its pages as they are first written.

@@ -118,9 +118,9 @@ export default fp(
       logPackets: () => logFigure('offsetsHeld')
     })
 
-    // Socket.IO exists once the socket plugin is registered, before ready.
     // Operators see the cap in effect, since unset it follows the container's memory limit.
     if (cluster.adapter === undefined) fastify.log.info({ logBytes }, 'recovery log capped')
+    // Socket.IO exists once the socket plugin is registered, before ready.
     fastify.addHook('onReady', async () => {
       release.attach(fastify.io)
       keepalive.start(fastify.io, (socketIds) => fastify.announce.keepalive(socketIds))

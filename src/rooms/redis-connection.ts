@@ -74,7 +74,7 @@ export async function connectRedis(url: string, options: RedisOptions, timeoutMs
  * would be an unhandled rejection, which stops Node. Here those two report a failure and answer as
  * if nobody got it (0, null); everything else, awaited by the adapter, goes to the client itself.
  */
-export function catchingPublishFailures(client: RedisClient, onError: (err: Error) => void): RedisClient {
+export function catchingUnawaitedWrites(client: RedisClient, onError: (err: Error) => void): RedisClient {
   const publish = (...args: Parameters<Redis['publish']>): Promise<number> =>
     (client as Redis).publish(...args).catch((err: unknown) => {
       onError(err as Error)
