@@ -6,7 +6,8 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import t from 'tap'
-import { BINARY_REFUSED, createJsonOnlyParser } from '../src/events/json-only-parser.js'
+import { Encoder, PacketType, type Packet } from 'socket.io-parser'
+import { BINARY_REFUSED, createJsonOnlyParser, JsonReusingEncoder } from '../src/events/json-only-parser.js'
 
 interface TestDecoder {
   add(frame: unknown): void
@@ -41,6 +42,30 @@ t.test('text packets decode as Socket.IO decodes them', async (t) => {
     { type: 2, nsp: '/', id: 1, data: ['user-list'] }
   ])
   t.throws(() => d.add('2{"not":"an array"}'), 'malformed packets still throw (Socket.IO closes the connection)')
+})
+
+t.test('the encoder takes the JSON it is handed for one packet, as Socket.IO would write it, and only for that one', async (t) => {
+  const { Encoder: ParserEncoder } = createJsonOnlyParser({ maxMessageBytes: 1024 })
+  t.equal(ParserEncoder, JsonReusingEncoder, 'the parser Socket.IO is given encodes with it')
+  const reusing = new JsonReusingEncoder()
+  const plain = new Encoder()
+  const data = ['signal', { from: 'bob', signal: { sdp: 'v=0\r\n"quoted"' } }, 'offset1']
+  for (const nsp of ['/', '/calls']) {
+    const packet: Packet = { type: PacketType.EVENT, nsp, data }
+    reusing.reuse(packet, JSON.stringify(data))
+    t.same(reusing.encode(packet), plain.encode(packet), `the same text in namespace ${nsp}`)
+  }
+  const handed: Packet = { type: PacketType.EVENT, nsp: '/', data: ['made', 'here'] }
+  reusing.reuse(handed, '["handed","text"]')
+  t.same(reusing.encode(handed), ['2["handed","text"]'], 'the text handed, not the data')
+  t.same(reusing.encode(handed), ['2["made","here"]'], 'once: a second encode of it makes its own')
+  const other: Packet = { type: PacketType.EVENT, nsp: '/', data: ['other'] }
+  reusing.reuse(handed, '["handed"]')
+  t.same(reusing.encode(other), ['2["other"]'], 'another packet is encoded from its data')
+  reusing.drop()
+  t.same(reusing.encode(handed), ['2["made","here"]'], 'and after drop nothing is reused')
+  const ack: Packet = { type: PacketType.ACK, nsp: '/', id: 7, data: [{ ok: true }] }
+  t.same(reusing.encode(ack), plain.encode(ack), 'acks as Socket.IO encodes them')
 })
 
 t.test('a binary event is handed on at its header as refused, with its ack id and name', async (t) => {

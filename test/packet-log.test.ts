@@ -17,9 +17,10 @@ function labelledLog(options: PacketLogOptions) {
   const { add, since } = log
   const numbers = new Map<string, number>()
   return Object.assign(log, {
-    add(...args: Parameters<typeof add>): number {
-      const number = add(...args)
-      numbers.set(String(args[3].at(-1)), number)
+    /** The log's add, given the data rather than its JSON. */
+    add(emittedAt: number, rooms: string[], except: string[], data: unknown[], live?: string[]): number {
+      const number = add(emittedAt, rooms, except, JSON.stringify(data), live)
+      numbers.set(String(data.at(-1)), number)
       return number
     },
     since(label: string, socketRooms: string[]): unknown[][] | undefined {

@@ -23,6 +23,38 @@ export interface JsonOnlyParserOptions {
  * handed on as `[event, BINARY_REFUSED]` with its ack id, and its attachments, as they arrive, are
  * counted and dropped, never kept: a packet that never completes holds nothing.
  */
+/**
+ * Socket.IO's encoder, which can be handed an event's data already as JSON: the recovery log makes
+ * that text for itself, and Socket.IO would make it again for the wire (3.6 µs for a 3.6 KB SDP),
+ * after walking the data for binary that no event the server sends carries.
+ */
+export class JsonReusingEncoder extends Encoder {
+  private pendingPacket: Packet | undefined
+  private pendingJson = ''
+
+  /**
+   * The next `encode` of `packet`, an event without an ack id and without binary, if it comes
+   * before any other, takes `json` as its data's text; `drop` forgets it, for when none came.
+   */
+  reuse(packet: Packet, json: string): void {
+    this.pendingPacket = packet
+    this.pendingJson = json
+  }
+
+  drop(): void {
+    this.pendingPacket = undefined
+    this.pendingJson = ''
+  }
+
+  override encode(packet: Packet): ReturnType<Encoder['encode']> {
+    if (packet !== this.pendingPacket) return super.encode(packet)
+    const json = this.pendingJson
+    this.drop()
+    // encodeAsString's text for an event with no id: its type, its namespace unless the main one, its data.
+    return [packet.nsp !== undefined && packet.nsp !== '/' ? `${PacketType.EVENT}${packet.nsp},${json}` : `${PacketType.EVENT}${json}`]
+  }
+}
+
 export function createJsonOnlyParser({ maxMessageBytes }: JsonOnlyParserOptions): { Encoder: typeof Encoder; Decoder: new () => unknown } {
   /** Decodes what socket.io-parser's Decoder does, emitting `decoded` for Socket.IO's Client. */
   class JsonOnlyDecoder extends EventEmitter {
@@ -83,5 +115,5 @@ export function createJsonOnlyParser({ maxMessageBytes }: JsonOnlyParserOptions)
       this.emit('decoded', { type: PacketType.EVENT, nsp: packet.nsp, id: packet.id, data: [event, BINARY_REFUSED] })
     }
   }
-  return { Encoder, Decoder: JsonOnlyDecoder }
+  return { Encoder: JsonReusingEncoder, Decoder: JsonOnlyDecoder }
 }

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { Adapter, type BroadcastOptions, type Session } from 'socket.io-adapter'
 import type { Namespace } from 'socket.io'
+import type { Packet } from 'socket.io-parser'
+import { JsonReusingEncoder } from '../events/json-only-parser.js'
 import { createPacketLog } from './packet-log.js'
 
 /** How often expired packets and sessions go (SessionAwareAdapter's sweep runs once a minute). */
@@ -36,9 +38,13 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
     /** Each room of a saved session, with how many hold it: a recovery may still replay packets to it. */
     private readonly savedRooms = new Map<string, number>()
     private readonly sweep = setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref()
+    /** Socket.IO's encoder when it can take the JSON made for the log (our parser's): see broadcast. */
+    private readonly reusingEncoder: JsonReusingEncoder | undefined
 
     constructor(nsp: Namespace) {
       super(nsp)
+      const { encoder } = nsp.server
+      this.reusingEncoder = encoder instanceof JsonReusingEncoder ? encoder : undefined
       // The last socket left a room: unless a saved session may come back to it, its packets die.
       this.on('delete-room', (room: string) => this.maybeGone(room))
     }
@@ -135,10 +141,17 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
         const live = this.liveOf(opts.rooms)
         if (opts.rooms.size === 0 || live.length > 0) {
           packet.data.push(this.offsetPrefix + this.log.nextNumber.toString(36))
-          this.log.add(now(), opts.rooms, opts.except ?? [], packet.data, live)
+          const json = JSON.stringify(packet.data)
+          this.log.add(now(), opts.rooms, opts.except ?? [], json, live)
+          // The same text goes on the wire: made once, not again by the encoder.
+          this.reusingEncoder?.reuse(packet as Packet, json)
         }
       }
-      super.broadcast(packet, opts)
+      try {
+        super.broadcast(packet, opts)
+      } finally {
+        this.reusingEncoder?.drop()
+      }
     }
   }
 }

@@ -219,15 +219,15 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     },
 
     /**
-     * Packets arrive in emission order, each numbered `nextNumber` (returned); `data` is JSON (no
-     * client event carries binary). `live`: those of `rooms` that someone is in or may come back to
-     * (all of them unless told), the ones whose end can end the packet.
+     * Packets arrive in emission order, each numbered `nextNumber` (returned); `json` is the text of
+     * the packet's data (no client event carries binary), which its sender makes once for this and
+     * the wire. `live`: those of `rooms` that someone is in or may come back to (all of them unless
+     * told), the ones whose end can end the packet.
      */
-    add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, data: unknown[], live?: string[]): number {
+    add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, json: string, live?: string[]): number {
       const roomList = [...rooms]
       const liveRooms = live ?? roomList
       const audience = JSON.stringify([roomList, [...except]])
-      const json = JSON.stringify(data)
       let chunk = writing === undefined ? undefined : chunks.get(writing)
       let audienceLength: number
       let dataLength: number
