@@ -17,58 +17,72 @@ export interface TaskQueue {
  * `onFailure` and the queue goes on.
  */
 export function createTaskQueue(onFailure: (error: unknown) => void): TaskQueue {
-  const waiting: Task[] = []
-  let running = false
-  let whenIdle: { promise: Promise<void>; resolve: () => void } | undefined
+  return new SerialTaskQueue(onFailure)
+}
 
-  const resume = (): void => drain()
-  const failed = (error: unknown): void => {
-    onFailure(error)
-    drain()
+/**
+ * A class, not closures: every socket has one, and its methods are then shared rather than ten
+ * functions per socket (docs/performance.md, seventh session).
+ */
+class SerialTaskQueue implements TaskQueue {
+  private readonly waiting: Task[] = []
+  private running = false
+  private whenIdle: { promise: Promise<void>; resolve: () => void } | undefined
+
+  constructor(private readonly onFailure: (error: unknown) => void) {}
+
+  push(task: Task): void {
+    this.start(task, false)
+  }
+
+  pushSoon(task: Task): void {
+    this.start(task, true)
+  }
+
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve()
+    if (this.whenIdle === undefined) {
+      let resolve!: () => void
+      const promise = new Promise<void>((settle) => (resolve = settle))
+      this.whenIdle = { promise, resolve }
+    }
+    return this.whenIdle.promise
+  }
+
+  private start(task: Task, soon: boolean): void {
+    if (this.running) {
+      this.waiting.push(task)
+      return
+    }
+    this.running = true
+    if (soon) queueMicrotask(() => this.drain(task))
+    else this.drain(task)
   }
 
   /** Runs `first` (or the next waiting task), then the rest, until the queue is empty or waits. */
-  function drain(first?: Task): void {
-    for (let task = first ?? waiting.shift(); task !== undefined; task = waiting.shift()) {
+  private drain(first?: Task): void {
+    for (let task = first ?? this.waiting.shift(); task !== undefined; task = this.waiting.shift()) {
       let result: void | Promise<void>
       try {
         result = task()
       } catch (error) {
-        onFailure(error)
+        this.onFailure(error)
         continue
       }
       if (result instanceof Promise) {
-        result.then(resume, failed)
+        result.then(
+          () => this.drain(),
+          (error: unknown) => {
+            this.onFailure(error)
+            this.drain()
+          }
+        )
         return
       }
     }
-    running = false
-    const idle = whenIdle
-    whenIdle = undefined
+    this.running = false
+    const idle = this.whenIdle
+    this.whenIdle = undefined
     idle?.resolve()
-  }
-
-  function start(task: Task, soon: boolean): void {
-    if (running) {
-      waiting.push(task)
-      return
-    }
-    running = true
-    if (soon) queueMicrotask(() => drain(task))
-    else drain(task)
-  }
-
-  return {
-    push: (task) => start(task, false),
-    pushSoon: (task) => start(task, true),
-    idle() {
-      if (!running) return Promise.resolve()
-      if (whenIdle === undefined) {
-        let resolve!: () => void
-        const promise = new Promise<void>((settle) => (resolve = settle))
-        whenIdle = { promise, resolve }
-      }
-      return whenIdle.promise
-    }
   }
 }

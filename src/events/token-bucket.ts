@@ -5,16 +5,26 @@ export interface TokenBucket {
 
 /** Allows bursts of `capacity` events, refilled continuously at `perSecond`. */
 export function createTokenBucket(capacity: number, perSecond: number, now = Date.now()): TokenBucket {
-  let tokens = capacity
-  let last = now
-  const perMs = perSecond / 1000
-  return {
-    take(at = Date.now()): boolean {
-      tokens = Math.min(capacity, tokens + (at - last) * perMs)
-      last = at
-      if (tokens < 1) return false
-      tokens -= 1
-      return true
-    }
+  return new RefillingTokenBucket(capacity, perSecond / 1000, now)
+}
+
+/** A class, not a closure: every socket has one or two (docs/performance.md, seventh session). */
+class RefillingTokenBucket implements TokenBucket {
+  private tokens: number
+
+  constructor(
+    private readonly capacity: number,
+    private readonly perMs: number,
+    private last: number
+  ) {
+    this.tokens = capacity
+  }
+
+  take(at = Date.now()): boolean {
+    this.tokens = Math.min(this.capacity, this.tokens + (at - this.last) * this.perMs)
+    this.last = at
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
   }
 }
