@@ -7,6 +7,8 @@ import t from 'tap'
 import { Server } from 'socket.io'
 import { createPacketLog, type PacketLogOptions } from '../src/recovery/packet-log.js'
 import { createPacketLogAdapter } from '../src/recovery/packet-log-adapter.js'
+import { createJsonOnlyParser, JsonReusingEncoder } from '../src/events/json-only-parser.js'
+import type { Packet } from 'socket.io-parser'
 
 /**
  * A log whose packets the tests name by their last element, the offset, as the adapter writes it:
@@ -269,6 +271,52 @@ t.test('the adapter: a packet too large for the log still takes an offset of its
   adapter.delAll('bob')
   t.equal(await adapter.restoreSession('pid-bob', before), null as unknown, 'from before it: it cannot be replayed, so no resume')
   t.match(await adapter.restoreSession('pid-bob', large), { missedPackets: [['keepalive', after]] }, 'from it: what came after')
+})
+
+t.test('the adapter hands the JSON it logged to our encoder, for that packet only, and the log replays the same text', async (t) => {
+  const made: RecordingEncoder[] = []
+  /** Our encoder, recording what it is handed and what it writes. */
+  class RecordingEncoder extends JsonReusingEncoder {
+    readonly handed: string[] = []
+    readonly written: unknown[] = []
+    constructor() {
+      super()
+      made.push(this)
+    }
+    override reuse(packet: Packet, json: string): void {
+      this.handed.push(json)
+      super.reuse(packet, json)
+    }
+    override encode(packet: Packet): ReturnType<JsonReusingEncoder['encode']> {
+      const encoded = super.encode(packet)
+      this.written.push(...encoded)
+      return encoded
+    }
+  }
+  const parser = { ...createJsonOnlyParser({ maxMessageBytes: 1024 }), Encoder: RecordingEncoder }
+  const adapterClass = createPacketLogAdapter({ graceMs: 10_000, retentionMs: 60_000, logBytes: 1 << 20 })
+  const io = new Server({ adapter: adapterClass, connectionStateRecovery: {}, parser })
+  const adapter = io.of('/').adapter
+  t.teardown(() => adapter.close())
+  const [encoder] = made
+  if (encoder === undefined || encoder !== (io.encoder as unknown)) throw new Error('Socket.IO did not take the parser given')
+  adapter.addAll('bob', new Set(['bob']))
+  const signal = { from: 'alice', signal: { sdp: 'v=0\r\no=- "quoted"' } }
+  io.to('bob').emit('signal', signal)
+  t.equal(encoder.handed.length, 1, 'the logged broadcast handed its text over')
+  const [json] = encoder.handed
+  t.same(encoder.written, [`2${json}`], 'and the wire got exactly that text')
+  const [, , offset] = JSON.parse(json!) as unknown[]
+  t.same(JSON.parse(json!), ['signal', signal, offset], 'which is the event, its data and its offset')
+  io.to('bob').volatile.emit('signal', signal)
+  t.equal(encoder.handed.length, 1, 'a volatile event (never logged) is not handed over')
+  t.equal(encoder.written.length, 2, 'but written all the same')
+  t.same(encoder.written[1], `2${JSON.stringify(['signal', signal])}`, 'from its own data, so nothing was left pending')
+  adapter.persistSession({ sid: 'bob', pid: 'pid-bob', rooms: ['bob'], data: {} })
+  adapter.delAll('bob')
+  io.to('bob').emit('keepalive')
+  const resumed = await adapter.restoreSession('pid-bob', offset as string)
+  t.same(resumed?.missedPackets, [JSON.parse(encoder.handed[1]!)], 'the log replays what it was handed')
 })
 
 t.test('packets to rooms gone for good die before their time; their offsets still resume', async (t) => {

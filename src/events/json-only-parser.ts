@@ -16,14 +16,6 @@ export interface JsonOnlyParserOptions {
 }
 
 /**
- * Socket.IO's packet parser, except that no client packet may carry binary. WebRTC signals are
- * JSON (SDP strings, candidates), and the seed's clients never send binary; walking or keeping a
- * Buffer costs in its size (a 64 KB one took 5 ms to walk and pinned a whole socket read in the
- * recovery log). So a binary event is decided at its header, in O(1) of its attachments: it is
- * handed on as `[event, BINARY_REFUSED]` with its ack id, and its attachments, as they arrive, are
- * counted and dropped, never kept: a packet that never completes holds nothing.
- */
-/**
  * Socket.IO's encoder, which can be handed an event's data already as JSON: the recovery log makes
  * that text for itself, and Socket.IO would make it again for the wire (3.6 µs for a 3.6 KB SDP),
  * after walking the data for binary that no event the server sends carries.
@@ -33,8 +25,9 @@ export class JsonReusingEncoder extends Encoder {
   private pendingJson = ''
 
   /**
-   * The next `encode` of `packet`, an event without an ack id and without binary, if it comes
-   * before any other, takes `json` as its data's text; `drop` forgets it, for when none came.
+   * The next `encode` of `packet`, an event without an ack id and without binary, takes `json` as
+   * its data's text; `drop` forgets it, for when none came. Nothing here checks for binary: every
+   * event the server sends is made of client JSON and its own plain values (announce.ts).
    */
   reuse(packet: Packet, json: string): void {
     this.pendingPacket = packet
@@ -55,6 +48,14 @@ export class JsonReusingEncoder extends Encoder {
   }
 }
 
+/**
+ * Socket.IO's packet parser, except that no client packet may carry binary. WebRTC signals are
+ * JSON (SDP strings, candidates), and the seed's clients never send binary; walking or keeping a
+ * Buffer costs in its size (a 64 KB one took 5 ms to walk and pinned a whole socket read in the
+ * recovery log). So a binary event is decided at its header, in O(1) of its attachments: it is
+ * handed on as `[event, BINARY_REFUSED]` with its ack id, and its attachments, as they arrive, are
+ * counted and dropped, never kept: a packet that never completes holds nothing.
+ */
 export function createJsonOnlyParser({ maxMessageBytes }: JsonOnlyParserOptions): { Encoder: typeof Encoder; Decoder: new () => unknown } {
   /** Decodes what socket.io-parser's Decoder does, emitting `decoded` for Socket.IO's Client. */
   class JsonOnlyDecoder extends EventEmitter {

@@ -21,8 +21,9 @@ export function createTaskQueue(onFailure: (error: unknown) => void): TaskQueue 
 }
 
 /**
- * A class, not closures: every socket has one, and its methods are then shared rather than ten
- * functions per socket (docs/performance.md, seventh session).
+ * A class, not closures: every socket has one, and its methods are then shared rather than seven
+ * functions per socket (docs/performance.md, seventh session). A task that returns a promise gets
+ * two small closures for its settling instead: those are joins and clean-ups, not signals.
  */
 class SerialTaskQueue implements TaskQueue {
   private readonly waiting: Task[] = []

@@ -76,9 +76,11 @@ export default fp(
     fastify.io.on('connection', (socket) => {
       router.attach(socket)
       fastify.clientLog.log(socket.id, 'debug', { socketId: socket.id }, 'socket connected')
-      socket.on('disconnect', (reason) => {
-        fastify.clientLog.log(socket.id, 'debug', { socketId: socket.id, reason }, 'socket disconnected')
-      })
+    })
+    // Through the router's own disconnect listener: one more per socket would cost a closure and
+    // a listener array on every socket (docs/performance.md, seventh session).
+    router.onDisconnect(async ({ socket }, reason) => {
+      fastify.clientLog.log(socket.id, 'debug', { socketId: socket.id, reason }, 'socket disconnected')
     })
   },
   { name: 'socket', dependencies: ['env', 'health', 'admission', 'metrics', 'client-log', 'room-store', 'recovery'] }
