@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { buildServer, collect, connectClient, createRoom, freePort, joinRoom, nextEvent, request, startServerProcess, sync, until } from './helper.js'
-import { useRedis, type TestRedis } from './redis-helper.js'
+import { monitorCommands, useRedis, type TestRedis } from './redis-helper.js'
 
 /**
  * alice on an in-process instance, bob on a child-process instance (which a test may kill or
@@ -197,14 +197,8 @@ t.test('after a Redis outage shared by two instances, neither takes the other fo
   await redis.start()
   // Each instance judges the others only a full timeout after Redis came back (its first SMEMBERS
   // of `instances` since); two such checks each and a wrongful reap would have happened.
-  const watcher = new Redis(redis.url)
-  const monitor = await watcher.monitor()
-  t.teardown(() => {
-    monitor.disconnect()
-    watcher.disconnect()
-  })
   const checks = new Map<string, number>()
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+  await monitorCommands(t, redis.url, ({ args, source }) => {
     if (args[0]?.toLowerCase() === 'smembers' && args[1] === 'signaling:instances') checks.set(source, (checks.get(source) ?? 0) + 1)
   })
   await until(async () => (await a.app.inject('/ready')).statusCode === 200, 'instance a to recover')
