@@ -25,10 +25,10 @@ function labelledLog(options: PacketLogOptions) {
       numbers.set(String(data.at(-1)), number)
       return number
     },
-    since(label: string, socketRooms: string[]): unknown[][] | undefined {
+    since(label: string, socketRooms: string[], from?: number): unknown[][] | undefined {
       const number = numbers.get(label)
       if (number === undefined) throw new Error(`no packet was named ${label}`)
-      return since(number, socketRooms)
+      return since(number, socketRooms, from)
     },
     /** The log's own answer for a number. */
     sinceNumber: since
@@ -109,8 +109,10 @@ t.test('at its cap the log drops its oldest packets early, and counts them', asy
   t.equal(dropped, 16, 'each dropped packet counted')
   t.equal(log.size, 4)
   t.ok(log.heldBytes <= 160, `never more than the cap held (${log.heldBytes})`)
-  t.equal(log.since('o15', ['alice']), undefined, 'the oldest offsets cannot be resumed from')
-  t.same(log.since('o18', ['alice']), [['keepalive', 'o19']], 'the newest can')
+  t.equal(log.since('o14', ['alice']), undefined, 'an offset with dropped packets after it cannot be resumed from')
+  t.same(log.since('o15', ['alice']), [['keepalive', 'o16'], ['keepalive', 'o17'], ['keepalive', 'o18'], ['keepalive', 'o19']],
+    'the newest dropped one can: its socket had it, and everything after it is here')
+  t.same(log.since('o18', ['alice']), [['keepalive', 'o19']], 'and the newest')
   const before = dropped
   log.add(20, ['alice'], [], ['signal', { sdp: 'v'.repeat(500) }, 'o20'])
   t.equal(dropped, before + 1, 'a packet bigger than the whole cap is not kept')
@@ -196,10 +198,66 @@ t.test('pruning drops exactly the packets older than the threshold', async (t) =
   t.equal(log.size, 4, 'none is older than 1000')
   log.prune(2500)
   t.equal(log.size, 2)
-  t.equal(log.since('a2', ['bob']), undefined, 'a pruned offset cannot be resumed from')
-  t.same(log.since('a3', ['bob']), [['keepalive', 'a4']], 'the kept ones still can')
+  t.equal(log.since('a1', ['bob']), undefined, 'an offset with pruned packets after it cannot be resumed from')
+  t.same(log.since('a2', ['bob']), [['keepalive', 'a4']], 'the newest pruned one can: what came after it is all here')
+  t.same(log.since('a3', ['bob']), [['keepalive', 'a4']], 'the kept ones too')
   log.prune(Number.MAX_SAFE_INTEGER)
   t.equal(log.size, 0)
+})
+
+t.test('a packet dies once none of its rooms needs it: each room gives up the packets below what its sockets confirmed', async (t) => {
+  const log = newLog()
+  log.add(1, ['room-a'], [], ['signal', { n: 0 }, 'c0'])
+  log.add(2, ['room-a'], [], ['signal', { n: 1 }, 'c1'])
+  log.add(3, ['room-a', 'room-b'], [], ['user-joined', { id: 'x' }, 'c2'])
+  log.add(4, ['room-a'], [], ['signal', { n: 3 }, 'c3'])
+  log.add(5, ['room-b'], [], ['signal', { n: 4 }, 'c4'])
+  const asked: string[] = []
+  log.releaseRooms((room) => {
+    asked.push(room)
+    return room === 'room-a' ? 3 : -Infinity
+  })
+  t.same(asked.sort(), ['room-a', 'room-b'], 'every room with packets kept is asked')
+  t.equal(log.size, 3, 'room-a no longer needs c0 to c2: c0 and c1 die, c2 lives on for room-b')
+  t.same(log.since('c0', ['room-b']), [['user-joined', { id: 'x' }, 'c2'], ['signal', { n: 4 }, 'c4']], 'what room-b still needs is intact')
+  log.releaseRooms((room) => (room === 'room-a' ? 3 : -Infinity))
+  t.equal(log.size, 3, 'giving up the same packets again changes nothing')
+  log.releaseRooms((room) => (room === 'room-b' ? 4 : 3))
+  t.equal(log.size, 2, 'c2 dies once room-b gives it up too')
+  log.releaseRooms(() => Infinity)
+  t.equal(log.size, 0, 'a room that needs nothing more: the rest die')
+})
+
+t.test('a resume starts at the later of its offset and what the socket had confirmed, and only if all of that is still here', async (t) => {
+  const log = newLog()
+  for (let i = 0; i < 6; i++) log.add(i, ['alice'], [], ['signal', { n: i }, `d${i}`])
+  const numbers = (packets: unknown[][] | undefined) => packets?.map((packet) => packet[2])
+  t.same(numbers(log.sinceNumber(1, ['alice'], 4)), ['d4', 'd5'], 'confirmed up to d4: from there')
+  t.same(numbers(log.sinceNumber(4, ['alice'], 2)), ['d5'], 'an offset later than that: from the offset')
+  log.prune(-Infinity, 3)
+  t.equal(log.size, 3, 'the packets before the first any socket needs are dropped')
+  t.same(numbers(log.sinceNumber(1, ['alice'], 4)), ['d4', 'd5'], 'an old offset still resumes when what came after what it confirmed is here')
+  t.equal(log.sinceNumber(1, ['alice']), undefined, 'without that, packets it may not have had are gone: no resume')
+  t.equal(log.sinceNumber(6, ['alice'], 4), undefined, 'an offset not issued yet: no resume')
+})
+
+t.test('a sparse chunk is compacted only once its newest packet is compactAfterMs old', async (t) => {
+  let clock = 0
+  const log = labelledLog({ capacityBytes: 1 << 20, chunkBytes: 200, now: () => clock, compactAfterMs: 1000 })
+  for (let i = 0; i < 16; i++) log.add(clock, [i % 4 === 0 ? 'stays' : 'ends'], [], ['signal', { n: i }, `e${i}`])
+  const busy = log.heldBytes
+  log.roomGone('ends')
+  t.equal(log.size, 4)
+  clock += 999
+  log.prune(-Infinity)
+  t.equal(log.heldBytes, busy, 'too young: its packets may be about to die anyway, so nothing is copied yet')
+  clock += 1
+  log.prune(-Infinity)
+  // The emptied chunks wait as spares for ten seconds (see above), then go.
+  clock += 10_001
+  log.prune(-Infinity)
+  t.ok(log.heldBytes < busy / 2, `old enough: the live packets copied into less (${busy} → ${log.heldBytes})`)
+  t.same(log.since('e0', ['stays'])?.map((packet) => packet[2]), ['e4', 'e8', 'e12'], 'intact')
 })
 
 t.test('the adapter: sessions saved on disconnect, restored within the window, by offset', async (t) => {
@@ -349,9 +407,9 @@ t.test('packets to rooms gone for good die before their time; their offsets stil
   log.roomGone('never-there')
   t.equal(log.size, 0, 'a room gone twice, or never there, changes nothing')
   log.prune(0)
-  t.same(log.since('room-3-21', ['room-3']), [], 'the offsets are kept for the retention')
+  t.same(log.since('room-1-0', ['room-3']), [], 'the offsets are kept for the retention')
   log.prune(100)
-  t.equal(log.since('room-3-21', ['room-3']), undefined, 'and go with it')
+  t.equal(log.since('room-1-0', ['room-3']), undefined, 'and go with it')
 })
 
 t.test('a chunk left sparse has its live packets copied out, intact, and goes', async (t) => {

@@ -40,18 +40,23 @@ function dropTransport(client: Client): { resume(): Promise<void> } {
   }
 }
 
+/** The recovery session id and last offset socket.io-client keeps (private fields). */
+type RecoveryState = { _pid: string; _lastOffset: string }
+
 /**
  * The client's next transport, while the server still holds its old, half-open one (a network
- * switch): a new connection carrying the recovery session id and offset the client kept.
+ * switch): a new connection carrying the recovery session id and offset the client kept (or
+ * `offset`). `beforeConnect` sees the new socket first: replayed events arrive before `connect`.
  */
-async function resumeOnNewTransport(t: Test, client: Client, url: string): Promise<Client> {
-  const kept = client as unknown as { _pid: string; _lastOffset: string }
+async function resumeOnNewTransport(t: Test, client: Client, url: string, { offset, beforeConnect }: { offset?: string; beforeConnect?: (successor: Client) => void } = {}): Promise<Client> {
+  const kept = client as unknown as RecoveryState
   client.io.reconnection(false)
   const successor: Client = io(url, { transports: ['websocket'], forceNew: true, autoConnect: false, reconnection: false })
   t.teardown(() => {
     successor.disconnect()
   })
-  Object.assign(successor, { _pid: kept._pid, _lastOffset: kept._lastOffset })
+  Object.assign(successor, { _pid: kept._pid, _lastOffset: offset ?? kept._lastOffset })
+  beforeConnect?.(successor)
   const connected = new Promise<void>((resolve) => successor.once('connect', () => resolve()))
   successor.connect()
   await connected
@@ -169,9 +174,12 @@ t.test('a lone creator recovers too (its last event was the bare room-id string)
   t.match(await request(alice, 'user-list', roomId), { success: true, users: [{ id: aliceId }] })
 })
 
-t.test('keepalive: a quiet member gets them, a member receiving signals gets none', async (t) => {
+t.test('with Redis, keepalive: a quiet member gets them, a member receiving signals gets none', async (t) => {
+  // The stream is trimmed by length, so each client's last offset must stay recent there.
+  const redis = await useRedis(t)
+  if (redis === undefined) return
   // An 8 s window: keepalives every 2 s, skipped for a socket that got something in the last 1 s.
-  const server = await buildServer(t, { RECONNECT_GRACE_MS: '8000' })
+  const server = await buildServer(t, { ...redis.env, RECONNECT_GRACE_MS: '8000' })
   const { alice, bob, bobId } = await callOfTwo(server)
   const aliceKept = nextEvent(alice, 'keepalive', 10_000)
   const bobKept = collect(bob, 'keepalive')
@@ -205,29 +213,71 @@ async function prunedUpTo(server: TestServer, sentBy: number): Promise<void> {
   await until(async () => (log.oldestPacketAt ?? Infinity) > sentBy, 'the packet log to prune its oldest packets', SHORT_RETENTION.ms + 10_000)
 }
 
-t.test('a member who received nothing for longer than the log keeps packets still recovers', async (t) => {
-  // The offset from joining is gone by then: only the keepalives make recovery possible.
+t.test('in memory, no keepalive: a member who received nothing for longer than the log keeps packets still recovers', async (t) => {
+  // Its offset from joining is gone from the log by then; what it confirmed (its pongs) says it missed nothing.
   const server = await buildServer(t, SHORT_RETENTION.env)
   const { bob, bobId } = await callOfTwo(server)
+  const keepalives = collect(bob, 'keepalive')
   await prunedUpTo(server, Date.now())
   const drop = dropTransport(bob)
   await drop.resume()
   t.equal(bob.id, bobId)
-  t.ok(bob.recovered, 'recovered after its first offset was pruned')
+  t.ok(bob.recovered, 'recovered after its last offset was pruned')
+  t.same(keepalives, [], 'and never needed a keepalive')
 })
 
-t.test('an offset older than the log keeps cannot be resumed from: the log is pruned', async (t) => {
+t.test('packets every recipient confirmed (their pongs) die at once, long before the retention', async (t) => {
+  const server = await buildServer(t, { ...SHORT_RETENTION.env, RECONNECT_GRACE_MS: '60000' })
+  const adapter = server.app.io.of('/').adapter as unknown as { packetsKept: number }
+  const { alice, bob, bobId } = await callOfTwo(server)
+  const received = nextEvent(bob, 'signal')
+  await request(alice, 'signal', { to: bobId, signal: { candidate: 'confirmed' } })
+  await received
+  t.ok(adapter.packetsKept > 0, 'kept at first')
+  // A 60 s grace makes the retention about 95 s: only the pongs (every second here) can end them sooner.
+  await until(async () => adapter.packetsKept === 0, 'the confirmed packets to die', 10_000)
+  t.pass('every packet died once confirmed')
+})
+
+/** Stops the client reading from its transport, as a network that went away silently does. */
+function stopReading(t: Test, client: Client): void {
+  const transport = client.io.engine.transport as unknown as { ws?: { _socket?: { pause(): void; destroy(): void } } }
+  const socket = transport.ws?._socket
+  if (socket === undefined) throw new Error('socket.io-client internals changed: no ws socket under the transport')
+  socket.pause()
+  // Its close handshake can never be read: without this, closing it waits out ws's 30 s timeout.
+  t.teardown(() => socket.destroy())
+}
+
+t.test('a half-open transport: what the client never read is replayed on its next one, even when its offset is older than the log keeps', async (t) => {
   const server = await buildServer(t, SHORT_RETENTION.env)
-  const { bob, bobId } = await callOfTwo(server)
-  const kept = bob as unknown as { _lastOffset: string }
-  const fromJoining = kept._lastOffset
-  t.ok(fromJoining)
+  const { alice, bob, bobId } = await callOfTwo(server)
   await prunedUpTo(server, Date.now())
-  kept._lastOffset = fromJoining
-  const drop = dropTransport(bob)
-  await drop.resume()
-  t.notOk(bob.recovered, 'not recovered')
-  t.not(bob.id, bobId, 'a new socket')
+  // The network goes away without a word: the server still writes to the old transport, unread.
+  stopReading(t, bob)
+  t.same(await request(alice, 'signal', { to: bobId, signal: { candidate: 'never read' } }), { success: true, ok: true })
+  let replayed: Promise<unknown> | undefined
+  const successor = await resumeOnNewTransport(t, bob, server.url, { beforeConnect: (next) => (replayed = nextEvent(next, 'signal')) })
+  t.equal(successor.id, bobId, 'same socket id')
+  t.ok(successor.recovered)
+  t.same(await replayed, { from: alice.id, signal: { candidate: 'never read' } }, 'the signal it never read arrives')
+})
+
+t.test('recovered twice before reading what was replayed: replayed again', async (t) => {
+  // 10 s pings: no pong confirms anything during the test.
+  const server = await buildServer(t, { RECONNECT_GRACE_MS: '5000' })
+  const { alice, bob, bobId } = await callOfTwo(server)
+  const offset = (bob as unknown as RecoveryState)._lastOffset
+  stopReading(t, bob)
+  await request(alice, 'signal', { to: bobId, signal: { candidate: 'one' } })
+  let first: Promise<unknown> | undefined
+  const successor = await resumeOnNewTransport(t, bob, server.url, { beforeConnect: (next) => (first = nextEvent(next, 'signal')) })
+  t.same(await first, { from: alice.id, signal: { candidate: 'one' } }, 'replayed once')
+  // Its next transport comes with the same old offset, as if the replay had never been read.
+  let again: Promise<unknown> | undefined
+  const third = await resumeOnNewTransport(t, successor, server.url, { offset, beforeConnect: (next) => (again = nextEvent(next, 'signal')) })
+  t.ok(third.recovered)
+  t.same(await again, { from: alice.id, signal: { candidate: 'one' } }, 'and again: the replay was never confirmed')
 })
 
 t.test('away past the window: user-left, and the member must join again with a new id', async (t) => {

@@ -20,9 +20,10 @@ function offsetMaxAgeMs(graceMs: number): number {
 const RETENTION_SLACK_MS = 5000
 
 /**
- * How long the in-memory packet log must keep a packet for a resume to still find the client's
- * last offset: up to offsetMaxAgeMs old when the network dropped, the drop seen up to a ping
- * interval and timeout later, and the session kept for the grace window after that; plus slack.
+ * How long the Redis stream must hold an entry for a resume to still find the client's last
+ * offset: up to offsetMaxAgeMs old when the network dropped, the drop seen up to a ping interval
+ * and timeout later, and the session kept for the grace window after that; plus slack. The
+ * in-memory packet log, which needs no keepalive, keeps it as a cap (docs/recovery.md).
  */
 export function packetRetentionMs({ graceMs, pingIntervalMs, pingTimeoutMs }: { graceMs: number; pingIntervalMs: number; pingTimeoutMs: number }): number {
   return graceMs + offsetMaxAgeMs(graceMs) + pingIntervalMs + pingTimeoutMs + RETENTION_SLACK_MS
@@ -37,9 +38,9 @@ export interface RecoveryKeepalive {
 }
 
 /**
- * Every seated socket that got no offset-bearing packet for grace/8 gets a tiny `keepalive` once per
- * grace/4, spread over small ticks, so that its last offset is still kept when it resumes. Why, and
- * what was measured: docs/recovery.md, "Retention and the keepalive".
+ * With Redis: every seated socket that got no offset-bearing packet for grace/8 gets a tiny
+ * `keepalive` once per grace/4, spread over small ticks, so that its last offset is still in the
+ * stream when it resumes. Why, and what was measured: docs/recovery.md, "Retention and the keepalive".
  */
 export function createRecoveryKeepalive(graceMs: number): RecoveryKeepalive {
   const windowMs = keepaliveWindowMs(graceMs)

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Adapter, type BroadcastOptions, type Session } from 'socket.io-adapter'
-import type { Namespace } from 'socket.io'
+import type { Namespace, Socket } from 'socket.io'
 import type { Packet } from 'socket.io-parser'
 import { JsonReusingEncoder } from '../events/json-only-parser.js'
 import { createPacketLog } from './packet-log.js'
@@ -15,28 +15,59 @@ export interface PacketLogAdapterOptions {
   retentionMs: number
   /** The most bytes the packet log may hold (see createPacketLog). */
   logBytes: number
+  /**
+   * PING_INTERVAL_MS + PING_TIMEOUT_MS: within that a connected socket confirms what it was sent,
+   * so a chunk is compacted only once that old (see createPacketLog's compactAfterMs; 0: at once).
+   */
+  heartbeatMs?: number
   /** Told of packets dropped before their time, the log being at its cap. */
   onDropped?: (packets: number) => void
   /** The clock (epoch ms); tests pass their own. */
   now?: () => number
 }
 
-type SavedSession = Omit<Session, 'missedPackets'> & { disconnectedAt: number }
+/** `confirmed`: the socket had received every packet numbered below it (see Receipts). */
+type SavedSession = Omit<Session, 'missedPackets'> & { disconnectedAt: number; confirmed: number }
+
+/**
+ * What a connected socket has provably received: every packet numbered below `confirmed`. Engine.IO
+ * pings each connection and the client answers with a pong once it has read everything written
+ * before the ping, so at each pong what was numbered before that ping is confirmed (`pinged`).
+ * A class: one small object a socket, its two numbers updated in place.
+ */
+class Receipts {
+  confirmed: number
+  pinged: number
+  constructor(from: number) {
+    this.confirmed = from
+    this.pinged = from
+  }
+}
+
+/** An engine.io packet as its `packetCreate` event hands it over. */
+interface EnginePacket {
+  type: string
+}
 
 /**
  * Socket.IO's in-memory adapter for connection state recovery (one instance; with Redis the streams
  * adapter keeps both in Redis), following SessionAwareAdapter's rules but with the packet log in
  * place of its buffer of live objects: docs/recovery.md says why, and what that cost.
  */
-export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropped, now = Date.now }: PacketLogAdapterOptions): typeof Adapter {
+export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbeatMs = 0, onDropped, now = Date.now }: PacketLogAdapterOptions): typeof Adapter {
   return class PacketLogAdapter extends Adapter {
-    private readonly log = createPacketLog({ capacityBytes: logBytes, onDropped, now })
+    private readonly log = createPacketLog({ capacityBytes: logBytes, onDropped, now, compactAfterMs: heartbeatMs })
     /** An offset is this and the packet's number in base 36: unique to this log, and short, since
      * every broadcast carries one. The log keeps numbers, not strings (docs/recovery.md). */
     private readonly offsetPrefix = randomBytes(3).toString('base64url')
     private readonly sessions = new Map<string, SavedSession>()
     /** Each room of a saved session, with how many hold it: a recovery may still replay packets to it. */
     private readonly savedRooms = new Map<string, number>()
+    /** What each connected socket of this namespace has received (sockets joined by hand, as in
+     * tests, have none: they are taken to have confirmed nothing). */
+    private readonly receipts = new Map<string, Receipts>()
+    /** A restored socket's receipts start where its replay did; by socket id, until it connects. */
+    private readonly restoredFrom = new Map<string, { from: number; at: number }>()
     private readonly sweep = setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref()
     /** Socket.IO's encoder when it can take the JSON made for the log (our parser's): see broadcast. */
     private readonly reusingEncoder: JsonReusingEncoder | undefined
@@ -47,6 +78,29 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
       this.reusingEncoder = encoder instanceof JsonReusingEncoder ? encoder : undefined
       // The last socket left a room: unless a saved session may come back to it, its packets die.
       this.on('delete-room', (room: string) => this.maybeGone(room))
+      // Before any listener of the application's: a socket is followed from its first packet.
+      nsp.on('connection', (socket: Socket) => this.follow(socket))
+    }
+
+    /** Notes, from its pings and pongs, what a newly connected socket has received (see Receipts). */
+    private follow(socket: Socket): void {
+      const restored = this.restoredFrom.get(socket.id)
+      this.restoredFrom.delete(socket.id)
+      const receipts = new Receipts(restored?.from ?? this.log.nextNumber)
+      this.receipts.set(socket.id, receipts)
+      socket.conn.on('packetCreate', (packet: EnginePacket) => {
+        if (packet.type === 'ping') receipts.pinged = this.log.nextNumber
+      })
+      // engine.io's `heartbeat` is its pong (Engine.IO 4; EIO3 clients, which ping instead, are not allowed).
+      socket.conn.on('heartbeat', () => {
+        receipts.confirmed = receipts.pinged
+      })
+    }
+
+    override delAll(id: string): void {
+      super.delAll(id)
+      // Gone from every room: disconnected (a saved session took its receipts, see persistSession).
+      this.receipts.delete(id)
     }
 
     private maybeGone(room: string): void {
@@ -55,8 +109,29 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
 
     private prune(): void {
       const at = now()
-      this.log.prune(at - retentionMs)
       for (const [pid, session] of this.sessions) if (session.disconnectedAt + graceMs < at) this.forget(pid, session)
+      for (const [id, { at: restoredAt }] of this.restoredFrom) if (restoredAt + graceMs < at) this.restoredFrom.delete(id)
+      // What each room still needs: the packets from the oldest receipt among its sockets and saved
+      // sessions (none of them can ask for older ones); a room with neither needs none.
+      const sessionsNeed = new Map<string, number>()
+      let firstNeeded = Infinity
+      for (const { rooms, confirmed } of this.sessions.values()) {
+        firstNeeded = Math.min(firstNeeded, confirmed)
+        for (const room of rooms) sessionsNeed.set(room, Math.min(sessionsNeed.get(room) ?? Infinity, confirmed))
+      }
+      for (const id of this.sids.keys()) firstNeeded = Math.min(firstNeeded, this.confirmedBy(id))
+      this.log.releaseRooms((room) => {
+        let from = sessionsNeed.get(room) ?? Infinity
+        const members = this.rooms.get(room)
+        if (members !== undefined) for (const id of members) from = Math.min(from, this.confirmedBy(id))
+        return from
+      })
+      this.log.prune(at - retentionMs, firstNeeded)
+    }
+
+    /** What a socket here has confirmed receiving: all packets numbered below this. */
+    private confirmedBy(id: string): number {
+      return this.receipts.get(id)?.confirmed ?? -Infinity
     }
 
     private forget(pid: string, session: SavedSession): void {
@@ -106,7 +181,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
     override persistSession(session: Omit<Session, 'missedPackets'>): void {
       const previous = this.sessions.get(session.pid)
       if (previous !== undefined) this.forget(session.pid, previous)
-      this.sessions.set(session.pid, { ...session, disconnectedAt: now() })
+      this.sessions.set(session.pid, { ...session, disconnectedAt: now(), confirmed: this.confirmedBy(session.sid) })
       for (const room of session.rooms) this.savedRooms.set(room, (this.savedRooms.get(room) ?? 0) + 1)
     }
 
@@ -120,8 +195,14 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropp
         return none
       }
       const number = this.packetNumberOf(offset)
-      const missedPackets = number === undefined ? undefined : this.log.since(number, session.rooms)
-      return missedPackets === undefined ? none : { ...session, missedPackets }
+      if (number === undefined) return none
+      // From the client's offset, or from what it had not confirmed when later: a client whose last
+      // offset is old (a quiet call) needs nothing older than that, and it is all still here.
+      const from = Math.max(number + 1, session.confirmed)
+      const missedPackets = this.log.since(number, session.rooms, from)
+      if (missedPackets === undefined) return none
+      this.restoredFrom.set(session.sid, { from, at: now() })
+      return { ...session, missedPackets }
     }
 
     /** The packet an offset of this log names; undefined for any other text. */

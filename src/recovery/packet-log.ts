@@ -22,6 +22,12 @@ export interface PacketLogOptions {
   now?: () => number
   /** The first chunk's id (0): tests start near the wrap. */
   firstChunkId?: number
+  /**
+   * A sparse chunk is compacted only once its newest packet is this old (0: at once). Packets that
+   * die as their recipients confirm them die within a heartbeat of being sent; compacting their
+   * chunk before then would copy what is about to die, into fresh pages, again and again.
+   */
+  compactAfterMs?: number
 }
 
 /** A run of bytes holding packets back to back. */
@@ -46,12 +52,12 @@ const MAX_CHUNK_ID = 0x7fffffff
  * Sent packets kept for resumes, as flat JSON bytes (each packet's audience, then its data with the
  * offset last, as Socket.IO puts it) in chunks allocated as traffic needs them. Each packet gets a
  * number, its place in emission order, from which its sender derives its offset. A packet dies when
- * it is older than the retention (`prune`) or when every room it went to is gone for good
- * (`roomGone`); a chunk goes when its packets are dead, and a sparse one has its few live packets
- * copied out first. Per packet only a few numbers are kept, in typed arrays (packet-columns.ts).
+ * it is older than the retention (`prune`), or when none of the rooms it went to needs it any more:
+ * gone for good (`roomGone`), or everyone who may still get it confirmed it (`releaseRooms`); a
+ * chunk goes when its packets are dead, and a sparse one has its few live packets copied out first. Per packet only a few numbers are kept, in typed arrays (packet-columns.ts).
  * Why it is built so, and what was measured, is in docs/recovery.md.
  */
-export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.min(STANDARD_CHUNK_BYTES, Math.floor(capacityBytes / 8))), onDropped = () => {}, now = Date.now, firstChunkId = 0 }: PacketLogOptions) {
+export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.min(STANDARD_CHUNK_BYTES, Math.floor(capacityBytes / 8))), onDropped = () => {}, now = Date.now, firstChunkId = 0, compactAfterMs = 0 }: PacketLogOptions) {
   /** Chunks by number; `writing` is the one packets are appended to. */
   const chunks = new Map<number, Chunk>()
   let nextChunk = firstChunkId
@@ -101,13 +107,17 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     return id
   }
 
-  /** A chunk not written to goes when its packets are dead, or shrinks when few are left. */
-  function settle(id: number): void {
+  /** A chunk not written to goes when its packets are dead, or shrinks when few are left and it is
+   * old enough (see compactAfterMs; prune looks again at those that were not). */
+  function settle(id: number, at?: number): void {
     const chunk = chunks.get(id)
     if (chunk === undefined || id === writing) return
     if (chunk.liveBytes === 0) release(id)
-    else if (chunk.liveBytes < chunk.bytes.length * COMPACT_BELOW) compact(id)
+    else if (chunk.liveBytes < chunk.bytes.length * COMPACT_BELOW && (compactAfterMs === 0 || newestAt(chunk) <= (at ?? now()) - compactAfterMs)) compact(id)
   }
+
+  /** When the newest packet written to a chunk was sent (its packets are still held: it is alive). */
+  const newestAt = (chunk: Chunk): number => (chunk.endPacket > packets.first ? packets.time(chunk.endPacket - 1) : -Infinity)
 
   function release(id: number): void {
     const chunk = chunks.get(id)!
@@ -192,6 +202,28 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     return chunk
   }
 
+  /** `room` no longer needs its packets numbered below `below` (all of them at Infinity). */
+  function releaseRoom(room: string, below: number): void {
+    const list = packetsOf.get(room)
+    if (list === undefined) return
+    let released = 0
+    while (released < list.length && list[released]! < below) released++
+    if (released === 0) return
+    if (released === list.length) packetsOf.delete(room)
+    // Settled once each, after all died: settling per packet would copy a chunk again and again.
+    const touched = new Set<number>()
+    for (let i = 0; i < released; i++) {
+      const n = list[i]!
+      if (n < packets.first) continue
+      const left = packets.get(n, ROOMS_LEFT)
+      if (left <= 0) continue
+      if (left === 1) touched.add(markDead(n))
+      else packets.set(n, ROOMS_LEFT, left - 1)
+    }
+    if (released < list.length) list.splice(0, released)
+    for (const id of touched) settle(id)
+  }
+
   function text(chunk: Chunk, start: number, length: number): string {
     return chunk.bytes.toString('utf8', start, start + length)
   }
@@ -271,8 +303,11 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       return n
     },
 
-    /** Drops the packets emitted before `threshold`, and gives back the chunks that emptied. */
-    prune(threshold: number): void {
+    /**
+     * Drops the packets emitted before `threshold`, and those numbered before `firstNeeded` (no
+     * resume can start before it: see the adapter), and gives back the chunks that emptied.
+     */
+    prune(threshold: number, firstNeeded = -Infinity): void {
       let low = packets.first
       let high = packets.end
       while (low < high) {
@@ -280,7 +315,13 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
         if (packets.time(middle) < threshold) low = middle + 1
         else high = middle
       }
+      low = Math.max(low, Math.min(firstNeeded, packets.end))
       if (low > packets.first) dropUntil(low)
+      // Sparse chunks too young to compact when their packets died (compactAfterMs).
+      if (compactAfterMs > 0) {
+        const at = now()
+        for (const id of [...chunks.keys()]) settle(id, at)
+      }
       // The chunk being written to goes too once nothing in it lives: it then ages as a spare.
       if (writing !== undefined && chunks.get(writing)!.liveBytes === 0) closeWriting()
       for (const [room, list] of packetsOf) if (list.length === 0 || list.at(-1)! < packets.first) packetsOf.delete(room)
@@ -292,32 +333,35 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
      * of its rooms are. Its offset stays, so a socket that received it can still resume from it.
      */
     roomGone(room: string): void {
-      const list = packetsOf.get(room)
-      if (list === undefined) return
-      packetsOf.delete(room)
-      // Settled once each, after all died: settling per packet would copy a chunk again and again.
-      const touched = new Set<number>()
-      for (const n of list) {
-        if (n < packets.first) continue
-        const left = packets.get(n, ROOMS_LEFT)
-        if (left <= 0) continue
-        if (left === 1) touched.add(markDead(n))
-        else packets.set(n, ROOMS_LEFT, left - 1)
+      releaseRoom(room, Infinity)
+    },
+
+    /**
+     * Each room with packets kept for it no longer needs those numbered below `neededFrom(room)`
+     * (everyone who may still get them confirmed them, or left the room): a packet dies once no
+     * room needs it. Called once a second by the adapter, with what its sockets confirmed.
+     */
+    releaseRooms(neededFrom: (room: string) => number): void {
+      for (const room of packetsOf.keys()) {
+        const from = neededFrom(room)
+        if (from > packets.first) releaseRoom(room, from)
       }
-      for (const id of touched) settle(id)
     },
 
     /**
      * The data of the packets after packet `number` that a socket in `socketRooms` would have
-     * received, by Socket.IO's rule; undefined when that packet's offset is no longer (or never
-     * was) here. Only the packets it gets are parsed: a resume after a long drop at a high rate
-     * skips many.
+     * received, by Socket.IO's rule, starting no earlier than `from` (what the socket had not yet
+     * confirmed receiving: the adapter knows); undefined when `number` was never issued here, or
+     * when some of those packets are no longer held. Only the packets it gets are parsed: a resume
+     * after a long drop at a high rate skips many.
      */
-    since(number: number, socketRooms: string[]): unknown[][] | undefined {
-      if (!Number.isInteger(number) || number < packets.first || number >= packets.end) return undefined
+    since(number: number, socketRooms: string[], from = -Infinity): unknown[][] | undefined {
+      if (!Number.isInteger(number) || number < 0 || number >= packets.end) return undefined
+      const start = Math.max(number + 1, from)
+      if (start < packets.first) return undefined
       const quoted = socketRooms.map((room) => JSON.stringify(room))
       const missed: unknown[][] = []
-      for (let n = number + 1; n < packets.end; n++) {
+      for (let n = start; n < packets.end; n++) {
         const chunkId = packets.get(n, CHUNK)
         // A packet too large to keep may have been this socket's: nothing replays it.
         if (chunkId === NOT_KEPT) return undefined

@@ -73,8 +73,8 @@ declare module 'fastify' {
  * Connection state recovery, in one place: a member whose connection drops keeps its socket id,
  * rooms, data and seat for RECONNECT_GRACE_MS and gets what it missed. Without Redis the packets
  * are kept in the packet log (packet-log.ts, its adapter); with Redis the streams adapter keeps
- * them. Restores first release a half-open session (session-release.ts), and seated sockets get
- * keepalives so that their offset is never too old to resume from (keepalive.ts). The seats are
+ * them. Restores first release a half-open session (session-release.ts); with Redis, seated sockets
+ * get keepalives so that their offset is never too old to resume from (keepalive.ts). The seats are
  * kept and given back by the seat-grace event group (seat-grace.ts). docs/recovery.md explains.
  */
 export default fp(
@@ -96,8 +96,11 @@ export default fp(
     }
     const retentionMs = packetRetentionMs({ graceMs, pingIntervalMs: config.PING_INTERVAL_MS, pingTimeoutMs: config.PING_TIMEOUT_MS })
     const release = createSessionRelease({ shared: cluster.shared })
-    const keepalive = createRecoveryKeepalive(graceMs)
-    const adapter = cluster.adapter ?? createPacketLogAdapter({ graceMs, retentionMs, logBytes, onDropped })
+    const heartbeatMs = config.PING_INTERVAL_MS + config.PING_TIMEOUT_MS
+    const adapter = cluster.adapter ?? createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbeatMs, onDropped })
+    // Only the Redis stream, trimmed by length, needs each client's last offset kept recent: the
+    // packet log knows what each socket received (docs/recovery.md, "Retention and the keepalive").
+    const keepalive = cluster.adapter === undefined ? undefined : createRecoveryKeepalive(graceMs)
 
     const logFigure = (name: 'logBytes' | 'offsetsHeld'): number => {
       const figure: unknown = (fastify.io.of('/').adapter as { [key in typeof name]?: unknown })[name]
@@ -112,7 +115,7 @@ export default fp(
         connectionStateRecovery: { maxDisconnectionDuration: graceMs, skipMiddlewares: !config.AUTH_JWT_SECRET && !config.AUTH_JWKS_URL }
       },
       keepsSeat: (reason: string) => RECOVERABLE_REASONS.has(reason),
-      noteOffset: keepalive.noteOffset,
+      noteOffset: keepalive?.noteOffset ?? (() => {}),
       // The packet log adapter's, when it is the adapter (not with Redis).
       logBytes: () => logFigure('logBytes'),
       logPackets: () => logFigure('offsetsHeld')
@@ -123,8 +126,9 @@ export default fp(
     // Socket.IO exists once the socket plugin is registered, before ready.
     fastify.addHook('onReady', async () => {
       release.attach(fastify.io)
+      if (keepalive === undefined) return
       keepalive.start(fastify.io, (socketIds) => fastify.announce.keepalive(socketIds))
-      // A socket just recovered may have been replayed offsets nearly as old as the log keeps.
+      // A socket just recovered may have been replayed offsets nearly as old as the stream keeps.
       fastify.io.on('connection', (socket) => {
         if (socket.recovered) fastify.announce.keepalive([socket.id])
       })
@@ -135,7 +139,7 @@ export default fp(
       giveBack = startGivingBack(() => fastify.recovery.logBytes(), () => fastify.recovery.logPackets())
     })
     fastify.addHook('preClose', async () => {
-      keepalive.stop()
+      keepalive?.stop()
       clearInterval(giveBack)
     })
   },
