@@ -241,16 +241,20 @@ t.test('a resume starts at the later of its offset and what the socket had confi
   t.equal(log.sinceNumber(6, ['alice'], 4), undefined, 'an offset not issued yet: no resume')
 })
 
-t.test('a sparse chunk is compacted only once its newest packet is compactAfterMs old', async (t) => {
+t.test('a chunk left sparse by confirmations is compacted only once its newest packet is compactAfterMs old; by rooms ending, at once', async (t) => {
   let clock = 0
-  const log = labelledLog({ capacityBytes: 1 << 20, chunkBytes: 200, now: () => clock, compactAfterMs: 1000 })
-  for (let i = 0; i < 16; i++) log.add(clock, [i % 4 === 0 ? 'stays' : 'ends'], [], ['signal', { n: i }, `e${i}`])
+  const sparse = (compactAfterMs: number) => {
+    const log = labelledLog({ capacityBytes: 1 << 20, chunkBytes: 200, now: () => clock, compactAfterMs })
+    for (let i = 0; i < 16; i++) log.add(clock, [i % 4 === 0 ? 'stays' : 'confirmed'], [], ['signal', { n: i }, `e${i}`])
+    return log
+  }
+  const log = sparse(1000)
   const busy = log.heldBytes
-  log.roomGone('ends')
+  log.releaseRooms((room) => (room === 'confirmed' ? Number.MAX_SAFE_INTEGER : -Infinity))
   t.equal(log.size, 4)
   clock += 999
   log.prune(-Infinity)
-  t.equal(log.heldBytes, busy, 'too young: its packets may be about to die anyway, so nothing is copied yet')
+  t.equal(log.heldBytes, busy, 'too young: packets confirmed so early are about to be followed by the rest, so nothing is copied yet')
   clock += 1
   log.prune(-Infinity)
   // The emptied chunks wait as spares for ten seconds (see above), then go.
@@ -258,6 +262,13 @@ t.test('a sparse chunk is compacted only once its newest packet is compactAfterM
   log.prune(-Infinity)
   t.ok(log.heldBytes < busy / 2, `old enough: the live packets copied into less (${busy} → ${log.heldBytes})`)
   t.same(log.since('e0', ['stays'])?.map((packet) => packet[2]), ['e4', 'e8', 'e12'], 'intact')
+
+  // Ten seconds is young for this one: only the room ending can have compacted it.
+  const ended = sparse(60_000)
+  ended.roomGone('confirmed')
+  clock += 10_001
+  ended.prune(-Infinity)
+  t.ok(ended.heldBytes < busy / 2, `a room that ended: compacted at once, young as it is (${busy} → ${ended.heldBytes})`)
 })
 
 t.test('the adapter: sessions saved on disconnect, restored within the window, by offset', async (t) => {

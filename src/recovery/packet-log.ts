@@ -23,9 +23,10 @@ export interface PacketLogOptions {
   /** The first chunk's id (0): tests start near the wrap. */
   firstChunkId?: number
   /**
-   * A sparse chunk is compacted only once its newest packet is this old (0: at once). Packets that
-   * die as their recipients confirm them die within a heartbeat of being sent; compacting their
-   * chunk before then would copy what is about to die, into fresh pages, again and again.
+   * A chunk left sparse by confirmations (`releaseRooms`) is compacted only once its newest packet
+   * is this old (0: at once): packets that die as their recipients confirm them die within a
+   * heartbeat of being sent, and compacting their chunk before then would copy what is about to
+   * die, into fresh pages, again and again. Rooms ending and age still compact at once.
    */
   compactAfterMs?: number
 }
@@ -36,6 +37,8 @@ interface Chunk {
   used: number
   /** Bytes of its packets still alive: at 0 the chunk goes. */
   liveBytes: number
+  /** Bytes of its packets that died otherwise than by confirmation (see compactAfterMs). */
+  unconfirmedDeadBytes: number
   /** The packets written to it are among those numbered from `firstPacket` up to `endPacket` (some
    * of them elsewhere, or dead, since): writing is in order, and a compacted copy keeps the range. */
   firstPacket: number
@@ -99,22 +102,30 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   }
 
   /** Counts packet `n` out of its chunk's live bytes; returns the chunk. */
-  function markDead(n: number): number {
+  function markDead(n: number, byConfirmation = false): number {
     packets.set(n, ROOMS_LEFT, 0)
     alive--
     const id = packets.get(n, CHUNK)
-    chunks.get(id)!.liveBytes -= lengthOf(n)
+    const chunk = chunks.get(id)!
+    const length = lengthOf(n)
+    chunk.liveBytes -= length
+    if (!byConfirmation) chunk.unconfirmedDeadBytes += length
     return id
   }
 
-  /** A chunk not written to goes when its packets are dead, or shrinks when few are left and it is
-   * old enough (see compactAfterMs; prune looks again at those that were not). */
+  /**
+   * A chunk not written to goes when its packets are dead, or shrinks when few are left: at once
+   * when rooms ending or age left it so, else once it is compactAfterMs old (prune looks again).
+   */
   function settle(id: number, at?: number): void {
     const chunk = chunks.get(id)
     if (chunk === undefined || id === writing) return
     if (chunk.liveBytes === 0) release(id)
-    else if (chunk.liveBytes < chunk.bytes.length * COMPACT_BELOW && (compactAfterMs === 0 || newestAt(chunk) <= (at ?? now()) - compactAfterMs)) compact(id)
+    else if (chunk.liveBytes < chunk.bytes.length * COMPACT_BELOW && mayCompact(chunk, at)) compact(id)
   }
+
+  const mayCompact = (chunk: Chunk, at?: number): boolean =>
+    compactAfterMs === 0 || chunk.unconfirmedDeadBytes >= chunk.bytes.length * (1 - COMPACT_BELOW) || newestAt(chunk) <= (at ?? now()) - compactAfterMs
 
   /** When the newest packet written to a chunk was sent (its packets are still held: it is alive). */
   const newestAt = (chunk: Chunk): number => (chunk.endPacket > packets.first ? packets.time(chunk.endPacket - 1) : -Infinity)
@@ -132,7 +143,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   /** Copies a sparse chunk's live packets into one of their exact size, and lets the chunk go. */
   function compact(id: number): void {
     const chunk = chunks.get(id)!
-    const copy: Chunk = { bytes: Buffer.allocUnsafeSlow(chunk.liveBytes), used: 0, liveBytes: chunk.liveBytes, firstPacket: chunk.firstPacket, endPacket: chunk.endPacket }
+    const copy: Chunk = { bytes: Buffer.allocUnsafeSlow(chunk.liveBytes), used: 0, liveBytes: chunk.liveBytes, unconfirmedDeadBytes: 0, firstPacket: chunk.firstPacket, endPacket: chunk.endPacket }
     const copyId = takeChunkId()
     for (let n = Math.max(chunk.firstPacket, packets.first); n < chunk.endPacket; n++) {
       if (!isAlive(n) || packets.get(n, CHUNK) !== id) continue
@@ -196,14 +207,15 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       bytes = Buffer.allocUnsafeSlow(size)
       heldBytes += size
     }
-    const chunk: Chunk = { bytes, used: 0, liveBytes: 0, firstPacket: packets.end, endPacket: packets.end }
+    const chunk: Chunk = { bytes, used: 0, liveBytes: 0, unconfirmedDeadBytes: 0, firstPacket: packets.end, endPacket: packets.end }
     writing = takeChunkId()
     chunks.set(writing, chunk)
     return chunk
   }
 
-  /** `room` no longer needs its packets numbered below `below` (all of them at Infinity). */
-  function releaseRoom(room: string, below: number): void {
+  /** `room` no longer needs its packets numbered below `below` (all of them at Infinity), because
+   * everyone in it confirmed them or the room is gone. */
+  function releaseRoom(room: string, below: number, byConfirmation: boolean): void {
     const list = packetsOf.get(room)
     if (list === undefined) return
     let released = 0
@@ -217,7 +229,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       if (n < packets.first) continue
       const left = packets.get(n, ROOMS_LEFT)
       if (left <= 0) continue
-      if (left === 1) touched.add(markDead(n))
+      if (left === 1) touched.add(markDead(n, byConfirmation))
       else packets.set(n, ROOMS_LEFT, left - 1)
     }
     if (released < list.length) list.splice(0, released)
@@ -333,7 +345,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
      * of its rooms are. Its offset stays, so a socket that received it can still resume from it.
      */
     roomGone(room: string): void {
-      releaseRoom(room, Infinity)
+      releaseRoom(room, Infinity, false)
     },
 
     /**
@@ -344,7 +356,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     releaseRooms(neededFrom: (room: string) => number): void {
       for (const room of packetsOf.keys()) {
         const from = neededFrom(room)
-        if (from > packets.first) releaseRoom(room, from)
+        if (from > packets.first) releaseRoom(room, from, from !== Infinity)
       }
     },
 
