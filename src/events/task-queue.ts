@@ -6,31 +6,30 @@ export interface TaskQueue {
   /** Like push, but an idle queue starts the task in a microtask rather than now. */
   pushSoon(task: Task): void
   /** Settles once everything queued so far has run. */
-  idle(): Promise<void>
+  whenIdle(): Promise<void>
 }
 
 /**
  * Tasks run one at a time, in the order queued. A task pushed to an idle queue runs at once, and
  * one that finishes without a promise costs none: the common event (a relayed signal) allocates no
  * promise. A task that returns a promise holds the queue until it settles; one pushed while another
- * runs (even from inside it) waits its turn. A task that throws or rejects is handed to
- * `onFailure` and the queue goes on.
+ * runs (even from inside it) waits its turn. A task that throws or rejects is handed to `failed`
+ * and the queue goes on.
+ *
+ * A class to extend, not a factory: every socket has a queue, and the event router's per-socket
+ * state extends this one, so that a socket carries one object for both and no closures
+ * (docs/performance.md, seventh and eighth sessions). A task that returns a promise gets two small
+ * closures for its settling: those are joins and clean-ups, not signals.
  */
-export function createTaskQueue(onFailure: (error: unknown) => void): TaskQueue {
-  return new SerialTaskQueue(onFailure)
-}
-
-/**
- * A class, not closures: every socket has one, and its methods are then shared rather than seven
- * functions per socket (docs/performance.md, seventh session). A task that returns a promise gets
- * two small closures for its settling instead: those are joins and clean-ups, not signals.
- */
-class SerialTaskQueue implements TaskQueue {
-  private readonly waiting: Task[] = []
+export abstract class SerialTaskQueue implements TaskQueue {
+  /** Made when a task first has to wait, and dropped when the queue empties: most sockets never
+   * queue one, and an array once pushed to keeps room for sixteen. */
+  private waiting: Task[] | undefined
   private running = false
-  private whenIdle: { promise: Promise<void>; resolve: () => void } | undefined
+  private idleWaiters: { promise: Promise<void>; resolve: () => void } | undefined
 
-  constructor(private readonly onFailure: (error: unknown) => void) {}
+  /** A task threw or rejected. */
+  protected abstract failed(error: unknown): void
 
   push(task: Task): void {
     this.start(task, false)
@@ -40,19 +39,19 @@ class SerialTaskQueue implements TaskQueue {
     this.start(task, true)
   }
 
-  idle(): Promise<void> {
+  whenIdle(): Promise<void> {
     if (!this.running) return Promise.resolve()
-    if (this.whenIdle === undefined) {
+    if (this.idleWaiters === undefined) {
       let resolve!: () => void
       const promise = new Promise<void>((settle) => (resolve = settle))
-      this.whenIdle = { promise, resolve }
+      this.idleWaiters = { promise, resolve }
     }
-    return this.whenIdle.promise
+    return this.idleWaiters.promise
   }
 
   private start(task: Task, soon: boolean): void {
     if (this.running) {
-      this.waiting.push(task)
+      ;(this.waiting ??= []).push(task)
       return
     }
     this.running = true
@@ -62,19 +61,19 @@ class SerialTaskQueue implements TaskQueue {
 
   /** Runs `first` (or the next waiting task), then the rest, until the queue is empty or waits. */
   private drain(first?: Task): void {
-    for (let task = first ?? this.waiting.shift(); task !== undefined; task = this.waiting.shift()) {
+    for (let task = first ?? this.waiting?.shift(); task !== undefined; task = this.waiting?.shift()) {
       let result: void | Promise<void>
       try {
         result = task()
       } catch (error) {
-        this.onFailure(error)
+        this.failed(error)
         continue
       }
       if (result instanceof Promise) {
         result.then(
           () => this.drain(),
           (error: unknown) => {
-            this.onFailure(error)
+            this.failed(error)
             this.drain()
           }
         )
@@ -82,8 +81,9 @@ class SerialTaskQueue implements TaskQueue {
       }
     }
     this.running = false
-    const idle = this.whenIdle
-    this.whenIdle = undefined
+    this.waiting = undefined
+    const idle = this.idleWaiters
+    this.idleWaiters = undefined
     idle?.resolve()
   }
 }
