@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events'
 import { Decoder, Encoder, PacketType, type Packet } from 'socket.io-parser'
 
 /**
@@ -57,31 +56,31 @@ export class JsonReusingEncoder extends Encoder {
  * counted and dropped, never kept: a packet that never completes holds nothing.
  */
 export function createJsonOnlyParser({ maxMessageBytes }: JsonOnlyParserOptions): { Encoder: typeof Encoder; Decoder: new () => unknown } {
-  /** Decodes what socket.io-parser's Decoder does, emitting `decoded` for Socket.IO's Client. */
-  class JsonOnlyDecoder extends EventEmitter {
-    private readonly decoder = new Decoder()
-    /** Set while decoding the header of a refused packet: where its plain form goes. */
-    private intercepted: Packet | undefined
-    private intercepting = false
+  /**
+   * Reads a refused packet's header as the plain packet it would be. One for the process, not one a
+   * socket: a plain packet is decoded whole within one `add`, so it holds nothing between calls.
+   */
+  const headerReader = new Decoder()
+  let header: Packet | undefined
+  headerReader.on('decoded', (packet: Packet) => (header = packet))
+
+  /**
+   * socket.io-parser's Decoder, Socket.IO's Client listening on it as usual, but for binary packets.
+   * A subclass, not a wrapper around one: every connection has a decoder, and a wrapper cost it a
+   * second emitter, a listener and its closure (docs/performance.md, eighth session).
+   */
+  class JsonOnlyDecoder extends Decoder {
     /** Attachments of a refused packet still to come, and the bytes they came with so far. */
     private attachmentsDue = 0
     private attachmentBytes = 0
 
-    constructor() {
-      super()
-      this.decoder.on('decoded', (packet: Packet) => {
-        if (this.intercepting) this.intercepted = packet
-        else this.emit('decoded', packet)
-      })
-    }
-
     /** Socket.IO's Client calls this with each frame; a throw closes that connection. */
-    add(frame: unknown): void {
+    override add(frame: unknown): void {
       if (typeof frame === 'string') {
         if (this.attachmentsDue > 0) throw new Error('got plaintext data when reconstructing a packet')
         const type = (frame.charCodeAt(0) - 48) as PacketType
         if (type === PacketType.BINARY_EVENT || type === PacketType.BINARY_ACK) this.refuse(frame, type)
-        else this.decoder.add(frame)
+        else super.add(frame)
         return
       }
       if (this.attachmentsDue === 0) throw new Error('got binary data when not reconstructing a packet')
@@ -90,30 +89,29 @@ export function createJsonOnlyParser({ maxMessageBytes }: JsonOnlyParserOptions)
       this.attachmentsDue--
     }
 
-    destroy(): void {
-      this.decoder.destroy()
+    override destroy(): void {
+      super.destroy()
       this.attachmentsDue = 0
     }
 
     /** `5<n>-[…]` (or `6<n>-`): read as the plain packet it would be, without its attachments. */
-    private refuse(header: string, type: PacketType): void {
-      const dash = header.indexOf('-')
-      const count = dash > 1 && dash <= 3 ? Number(header.slice(1, dash)) : NaN
+    private refuse(frame: string, type: PacketType): void {
+      const dash = frame.indexOf('-')
+      const count = dash > 1 && dash <= 3 ? Number(frame.slice(1, dash)) : NaN
       if (!Number.isInteger(count) || count < 1 || count > MAX_ATTACHMENTS) throw new Error('Illegal attachments')
-      this.intercepting = true
       try {
-        this.decoder.add(String(type === PacketType.BINARY_EVENT ? PacketType.EVENT : PacketType.ACK) + header.slice(dash + 1))
+        headerReader.add(String(type === PacketType.BINARY_EVENT ? PacketType.EVENT : PacketType.ACK) + frame.slice(dash + 1))
       } finally {
-        this.intercepting = false
+        headerReader.destroy()
       }
-      const packet = this.intercepted
-      this.intercepted = undefined
+      const packet = header
+      header = undefined
       this.attachmentsDue = count
       this.attachmentBytes = 0
       // An ack with binary answers nothing the server asked: nothing to hand on.
       if (packet === undefined || type === PacketType.BINARY_ACK) return
       const event: unknown = Array.isArray(packet.data) ? packet.data[0] : undefined
-      this.emit('decoded', { type: PacketType.EVENT, nsp: packet.nsp, id: packet.id, data: [event, BINARY_REFUSED] })
+      this.emitReserved('decoded', { type: PacketType.EVENT, nsp: packet.nsp, id: packet.id, data: [event, BINARY_REFUSED] })
     }
   }
   return { Encoder: JsonReusingEncoder, Decoder: JsonOnlyDecoder }

@@ -9,7 +9,7 @@ import { parseCorsOrigins } from './cors.js'
 interface EngineConnection {
   id: string
   request: IncomingMessage
-  once(event: 'close', listener: () => void): unknown
+  on(event: 'close', listener: () => void): unknown
 }
 
 /** The part of engine.io's server admission needs: its middlewares and its connections. */
@@ -159,12 +159,18 @@ function createAdmission(fastify: FastifyInstance): Admission {
       })
       engine.on('connection', (connection) => {
         sessions.add(connection.id)
-        connection.once('close', () => sessions.delete(connection.id))
-        const address = reserved.get(connection.request)
-        if (address === undefined) return
-        reserved.delete(connection.request)
-        clearTimeout(address.expiry)
-        connection.once('close', () => release(address.address))
+        const reservation = reserved.get(connection.request)
+        if (reservation !== undefined) {
+          reserved.delete(connection.request)
+          clearTimeout(reservation.expiry)
+        }
+        // One listener, not two `once`s: each costs a wrapper, and a third listener on the
+        // connection's `close` grows its listener array to room for nineteen.
+        const address = reservation?.address
+        connection.on('close', () => {
+          sessions.delete(connection.id)
+          if (address !== undefined) release(address)
+        })
       })
     }
   }

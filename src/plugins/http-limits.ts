@@ -25,6 +25,15 @@ export default fp(
     if (config.MAX_CONNECTIONS_PER_IP === 0 || !direct) return
     const limit = config.MAX_CONNECTIONS_PER_IP * HTTP_CONNECTIONS_PER_SESSION + HTTP_CONNECTIONS_SLACK
     const open = new Map<string, number>()
+    // One function for every connection (`this` is the socket), not a closure and a `once` wrapper
+    // each: every WebSocket keeps its TCP connection, so this is per-socket memory. The address
+    // was read, and so cached by the socket, when it connected.
+    function closed(this: Socket): void {
+      const address = this.remoteAddress ?? ''
+      const left = (open.get(address) ?? 1) - 1
+      if (left <= 0) open.delete(address)
+      else open.set(address, left)
+    }
     server.on('connection', (socket: Socket) => {
       const address = socket.remoteAddress ?? ''
       const count = (open.get(address) ?? 0) + 1
@@ -33,11 +42,7 @@ export default fp(
         return
       }
       open.set(address, count)
-      socket.once('close', () => {
-        const left = (open.get(address) ?? 1) - 1
-        if (left <= 0) open.delete(address)
-        else open.set(address, left)
-      })
+      socket.on('close', closed)
     })
   },
   { name: 'http-limits', dependencies: ['env'] }

@@ -63,13 +63,16 @@ export function createSessionRelease({ shared }: { shared: boolean }): SessionRe
 
     attach(server) {
       io = server
+      // One listener function for every socket (`this` is the socket), not a closure each.
+      function forget(this: SignalingSocket): void {
+        const pid = socketPid(this)
+        if (pid !== undefined && byPid.get(pid) === this) byPid.delete(pid)
+      }
       server.on('connection', (socket) => {
         const pid = socketPid(socket)
         if (pid === undefined) return
         byPid.set(pid, socket)
-        socket.on('disconnect', () => {
-          if (byPid.get(pid) === socket) byPid.delete(pid)
-        })
+        socket.on('disconnect', forget)
       })
       server.on('release-session', (pid, ack) => {
         releaseHere(pid).then(ack, () => ack(false))
