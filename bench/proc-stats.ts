@@ -9,6 +9,15 @@ export function cpuMicros(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND
 }
 
+/**
+ * Minor page faults the process has taken: memory touched for the first time, or given back and
+ * touched again. On this project's VMs each costs 10 µs or more, so they explain CPU that profiles
+ * spread over whatever touched the page (docs/performance.md, eighth session).
+ */
+export function minorFaults(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[7])
+}
+
 /** Write system calls the process has made (each socket write is one writev), from /proc. */
 export function writeCalls(pid: number): number {
   return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1])

@@ -13,6 +13,8 @@ export interface RatePoint {
    * them) plus pings and keepalives, over the phase and its drain. An exact count, unlike CPU time.
    */
   writesPerSignal?: number
+  /** Minor page faults of the server per signal over the phase (see proc-stats.ts). */
+  faultsPerSignal?: number
   /** With Redis: commands Redis ran per signal relayed, in all and by command (the bench's own left out). */
   redisCommandsPerSignal?: number
   redisCommandsBySignal?: Record<string, number>

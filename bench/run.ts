@@ -36,7 +36,7 @@ import { svgChart } from './chart.js'
 import { churn, type ChurnResult } from './churn.js'
 import { Load } from './load.js'
 import { args, DURATION_MS, PROFILE, RATES, REPEAT, SERVER_CPUS, SOCKETS, WORKERS } from './options.js'
-import { cpuMicros, rssBytes, writeCalls } from './proc-stats.js'
+import { cpuMicros, minorFaults, rssBytes, writeCalls } from './proc-stats.js'
 import { commandsBetween, redisSnapshot } from './redis-stats.js'
 import type { RatePoint, ScenarioResult } from './results.js'
 import { otherCpus, SERVERS, start, stop, type Running } from './servers.js'
@@ -63,10 +63,10 @@ async function scenario(name: string, urls: string[], pids: number[] = [], redis
   }
   console.error(`${name}: ${joined.seated}/${SOCKETS} seated, ${joined.failedJoins} failed joins`)
   for (const rate of RATES) {
-    const [cpuBefore, writesBefore] = [sum(pids.map(cpuMicros)), sum(pids.map(writeCalls))]
+    const [cpuBefore, writesBefore, faultsBefore] = [sum(pids.map(cpuMicros)), sum(pids.map(writeCalls)), sum(pids.map(minorFaults))]
     const redisBefore = redisUrl === undefined ? undefined : await redisSnapshot(redisUrl)
     const relayed = await load.relay(rate)
-    const [cpuAfter, writesAfter] = [sum(pids.map(cpuMicros)), sum(pids.map(writeCalls))]
+    const [cpuAfter, writesAfter, faultsAfter] = [sum(pids.map(cpuMicros)), sum(pids.map(writeCalls)), sum(pids.map(minorFaults))]
     const redisAfter = redisUrl === undefined ? undefined : await redisSnapshot(redisUrl)
     const signals = Math.max(1, relayed.received)
     const point: RatePoint = {
@@ -77,7 +77,8 @@ async function scenario(name: string, urls: string[], pids: number[] = [], redis
       failed: relayed.failed,
       lost: relayed.sent - relayed.failed - relayed.received,
       cpuMicrosPerSignal: pids.length > 0 ? (cpuAfter - cpuBefore) / signals : undefined,
-      writesPerSignal: pids.length > 0 ? (writesAfter - writesBefore) / signals : undefined
+      writesPerSignal: pids.length > 0 ? (writesAfter - writesBefore) / signals : undefined,
+      faultsPerSignal: pids.length > 0 ? (faultsAfter - faultsBefore) / signals : undefined
     }
     if (redisBefore !== undefined && redisAfter !== undefined) {
       const commands = commandsBetween(redisBefore, redisAfter)

@@ -35,7 +35,8 @@ export function combine(rounds: ScenarioResult[]): ScenarioResult {
       lost: Math.max(...rounds.map((r) => r.rates[i]!.lost)),
       failed: Math.max(...rounds.map((r) => r.rates[i]!.failed)),
       cpuMicrosPerSignal: pick((r) => r.rates[i]!.cpuMicrosPerSignal),
-      writesPerSignal: pick((r) => r.rates[i]!.writesPerSignal)
+      writesPerSignal: pick((r) => r.rates[i]!.writesPerSignal),
+      faultsPerSignal: pick((r) => r.rates[i]!.faultsPerSignal)
     })),
     rounds
   }

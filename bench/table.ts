@@ -37,6 +37,7 @@ export function printTable(results: ScenarioResult[]): void {
       add(`lost + failed @ ${rate}/s`, (r) => (at(r) ? at(r)!.lost + at(r)!.failed : undefined), 0)
       add(`server CPU µs per signal @ ${rate}/s`, (r) => at(r)?.cpuMicrosPerSignal, 1)
       add(`server writes per signal @ ${rate}/s`, (r) => at(r)?.writesPerSignal)
+      add(`server page faults per signal @ ${rate}/s`, (r) => at(r)?.faultsPerSignal)
       add(`Redis commands per signal @ ${rate}/s`, (r) => at(r)?.redisCommandsPerSignal)
       add(`Redis CPU µs per signal @ ${rate}/s`, (r) => at(r)?.redisCpuMicrosPerSignal, 1)
     }

@@ -41,6 +41,20 @@ t.test('a signal never leaves the sender\'s room', async (t) => {
   t.same(bobSees, [])
 })
 
+t.test('a member who left for another room gets no signal from the first, and may be signalled in the new one', async (t) => {
+  // One instance: its own Socket.IO rooms decide, and a signal goes to the member's socket room.
+  const { alice, bob, connect } = await twoInARoom(t)
+  const carol = await connect()
+  t.match(await request(bob, 'leave-room'), { success: true })
+  const elsewhere = await createRoom(bob, 'bob')
+  await joinRoom(carol, elsewhere, 'carol')
+  const bobSees = collect(bob, 'signal')
+  t.match(await request(alice, 'signal', { to: bob.id, signal: OFFER }), { success: false, code: 'PEER_NOT_FOUND' })
+  t.same(await request(carol, 'signal', { to: bob.id, signal: CANDIDATE }), { success: true, ok: true })
+  await sync(bob)
+  t.same(bobSees, [{ from: carol.id, signal: CANDIDATE }], 'only the signal from his new room')
+})
+
 t.test('naming the room instead of a socket id does not broadcast to the room', async (t) => {
   const { alice, bob, roomId } = await twoInARoom(t)
   const bobSees = collect(bob, 'signal')
