@@ -274,7 +274,9 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     add(emittedAt: number, rooms: Iterable<string>, except: Iterable<string>, json: string, live?: string[]): number {
       const roomList = [...rooms]
       const liveRooms = live ?? roomList
-      const audience = JSON.stringify([roomList, [...except]])
+      const exceptList = [...except]
+      // A signal's audience is one room and no exception: its text without building arrays for it.
+      const audience = roomList.length === 1 && exceptList.length === 0 ? `[[${JSON.stringify(roomList[0])}],[]]` : JSON.stringify([roomList, exceptList])
       let chunk = writing === undefined ? undefined : chunks.get(writing)
       let audienceLength: number
       let dataLength: number
@@ -303,17 +305,11 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       const n = packets.push(emittedAt, writing!, start, audienceLength, dataLength, roomList.length === 0 ? -1 : liveRooms.length)
       chunk.endPacket = n + 1
       alive++
+      // Those that time or confirmations took go in prune and releaseRooms, once a second.
       for (const room of liveRooms) {
         const list = packetsOf.get(room)
-        if (list === undefined) {
-          packetsOf.set(room, [n])
-          continue
-        }
-        // The room's packets that time already took: forget them as it goes.
-        let stale = 0
-        while (stale < list.length && list[stale]! < packets.first) stale++
-        if (stale > 0) list.splice(0, stale)
-        list.push(n)
+        if (list === undefined) packetsOf.set(room, [n])
+        else list.push(n)
       }
       return n
     },
@@ -339,7 +335,17 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
       }
       // The chunk being written to goes too once nothing in it lives: it then ages as a spare.
       if (writing !== undefined && chunks.get(writing)!.liveBytes === 0) closeWriting()
-      for (const [room, list] of packetsOf) if (list.length === 0 || list.at(-1)! < packets.first) packetsOf.delete(room)
+      // Each room's packets that time took.
+      const first = packets.first
+      for (const [room, list] of packetsOf) {
+        if (list.length === 0 || list.at(-1)! < first) {
+          packetsOf.delete(room)
+          continue
+        }
+        let stale = 0
+        while (list[stale]! < first) stale++
+        if (stale > 0) list.splice(0, stale)
+      }
       trimSpares()
     },
 
