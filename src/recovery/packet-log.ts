@@ -2,13 +2,10 @@ import { createPacketColumns, PacketField } from './packet-columns.js'
 
 /** The size of a chunk of the log: what it allocates at a time, 1 MiB or an eighth of a smaller cap. */
 const STANDARD_CHUNK_BYTES = 1 << 20
-/**
- * An emptied chunk kept for reuse goes after this long unused: steady traffic reuses its chunks.
- * Spares are not counted otherwise, only kept within the cap: confirmations come in waves (clients
- * that connected together are pinged together), each letting go of a heartbeat's worth of chunks
- * that the next heartbeat needs again, and fresh pages cost a fault each (docs/performance.md).
- */
+/** An emptied chunk kept for reuse goes after this long unused: steady traffic reuses its chunks. */
 const SPARE_IDLE_MS = 10_000
+/** At most this many spares, and only within the cap: steady traffic needs one or two. */
+const MAX_SPARES = 8
 /** A chunk no longer written to whose live packets fill less than this share of it has them copied
  * out, and goes: copying at most three times as much as died keeps the cost of a byte kept bounded,
  * and a chunk no longer written to holds at most a third more than its live packets (docs/recovery.md). */
@@ -136,7 +133,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   function release(id: number): void {
     const chunk = chunks.get(id)!
     chunks.delete(id)
-    if (chunk.bytes.length === chunkBytes && heldBytes <= capacityBytes) {
+    if (chunk.bytes.length === chunkBytes && spares.length < MAX_SPARES && heldBytes <= capacityBytes) {
       spares.push({ bytes: chunk.bytes, since: now() })
     } else {
       heldBytes -= chunk.bytes.length
