@@ -42,7 +42,7 @@ t.test('a signal never leaves the sender\'s room', async (t) => {
 })
 
 t.test('a member who left for another room gets no signal from the first, and may be signalled in the new one', async (t) => {
-  // One instance: its own Socket.IO rooms decide, and a signal goes to the member's socket room.
+  // He left the first room's seat room with it: nothing from there reaches him, even acked wrongly.
   const { alice, bob, connect } = await twoInARoom(t)
   const carol = await connect()
   t.match(await request(bob, 'leave-room'), { success: true })

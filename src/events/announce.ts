@@ -36,11 +36,9 @@ export interface AnnouncerHooks {
   sentTo?: (socketId: string) => void
   /** Hears of every seat taken or freed that the room is told of (see rooms/room-roster.ts). */
   seatChanged?: (change: 'joined' | 'left', roomId: string, memberId: string) => void
-  /** The Socket.IO room a signal to a seated member goes to (Seating.signalRoom; its seat room by default). */
-  signalRoom?: (roomId: string, memberId: string) => string
 }
 
-export function createAnnouncer(io: SignalingServer, { sentTo = () => {}, seatChanged = () => {}, signalRoom = seatRoom }: AnnouncerHooks = {}): Announcer {
+export function createAnnouncer(io: SignalingServer, { sentTo = () => {}, seatChanged = () => {} }: AnnouncerHooks = {}): Announcer {
   const toSocket = (socketId: string) => {
     sentTo(socketId)
     return io.to(socketId)
@@ -71,7 +69,7 @@ export function createAnnouncer(io: SignalingServer, { sentTo = () => {}, seatCh
     },
     signal(roomId, to, data) {
       sentTo(to)
-      io.to(signalRoom(roomId, to)).emit('signal', data)
+      io.to(seatRoom(roomId, to)).emit('signal', data)
     },
     mediaStatus(roomId, status) {
       io.to(roomId).except(status.id).emit('camera-mic-status', status)

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { CreateRoomPayload, JoinRoomPayload, LeaveRoomPayload, RegisterUsernamePayload } from '../protocol.js'
 import { normaliseRoomId } from '../rooms/room-id.js'
 import type { SeatRequest } from '../rooms/room-store.js'
-import { currentRoom } from './current-room.js'
+import { currentRoom, enterRoom, forgetRoom, loseSeat } from './current-room.js'
 import type { EventDefinition, ServedSocket, SignalingSocket } from './event-router.js'
 import { SignalingError } from './signaling-error.js'
 import { createTokenBucket, type TokenBucket } from './token-bucket.js'
@@ -19,7 +19,7 @@ function requestedUsername(socket: SignalingSocket, requested: string | undefine
 
 /** Room lifecycle: usernames, creating, joining and leaving rooms, and leaving on disconnect. */
 export default async function roomEvents(fastify: FastifyInstance): Promise<void> {
-  const { rooms, socketEvents, config, recovery, announce, roster, seating } = fastify
+  const { rooms, socketEvents, config, recovery, announce, roster } = fastify
   /** Rooms each connection may still create: a few at once, then ROOMS_PER_MINUTE. */
   const roomBudgets = new WeakMap<ServedSocket, TokenBucket>()
 
@@ -35,7 +35,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
    */
   async function leave(socket: SignalingSocket, roomId: string): Promise<boolean> {
     const { left } = await rooms.leave(roomId, socket.id)
-    await seating.forget(socket, roomId)
+    await forgetRoom(socket, roomId)
     return left
   }
 
@@ -64,7 +64,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
 
       const { roomId, member } = await rooms.create(seatRequest(served, username))
       Object.assign(socket.data, { username, camera: member.camera, mic: member.mic })
-      await seating.enter(socket, roomId)
+      await enterRoom(socket, roomId)
       roster.seed(roomId, [member.id])
 
       const ice = fastify.iceServers.forSocket(socket.id)
@@ -93,7 +93,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
 
       const { member } = outcome
       Object.assign(socket.data, { username, camera: member.camera, mic: member.mic })
-      await seating.enter(socket, roomId as string)
+      await enterRoom(socket, roomId as string)
       roster.seed(roomId as string, outcome.members.map(({ id }) => id))
 
       const ice = fastify.iceServers.forSocket(socket.id)
@@ -163,7 +163,7 @@ export default async function roomEvents(fastify: FastifyInstance): Promise<void
         roster.seed(roomId, outcome.members.map(({ id }) => id))
         announce.userJoined(roomId, outcome.member)
       } else {
-        await seating.lose(socket, roomId, announce)
+        await loseSeat(socket, roomId, announce)
       }
     }
   }

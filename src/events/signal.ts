@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { SignalPayload } from '../protocol.js'
-import { currentRoom } from './current-room.js'
+import { currentRoom, seatRoom } from './current-room.js'
 import { fitsJson } from './json-size.js'
 import { SignalingError } from './signaling-error.js'
 
@@ -10,7 +10,7 @@ import { SignalingError } from './signaling-error.js'
  * SDP into someone else's call.
  */
 export default async function signalEvents(fastify: FastifyInstance): Promise<void> {
-  const { rooms, socketEvents, config, metrics, announce, roster, seating } = fastify
+  const { rooms, socketEvents, config, metrics, announce, roster } = fastify
 
   /**
    * The size check, then the ack, then the relay. A plain function: no closure per signal. The size
@@ -28,10 +28,10 @@ export default async function signalEvents(fastify: FastifyInstance): Promise<vo
     handle({ socket, ok }, { to, signal }) {
       const roomId = currentRoom(socket)
       if (to === socket.id) throw new SignalingError('PEER_NOT_FOUND')
-      // Success without the store when possible: a peer seated here is in its Socket.IO rooms, one
-      // elsewhere in the roster; anyone else is asked of the store. Delivery goes by the seating's
-      // room, whatever these said (docs/recovery.md, Between instances).
-      if (seating.seatedHere(socket.nsp.adapter.rooms, roomId, to) || roster.has(roomId, to)) return relay(ok, roomId, socket.id, to, signal)
+      // Success without the store when possible: a peer seated here is in its seat room, one elsewhere
+      // in the roster; anyone else is asked of the store. Delivery goes by the seat room, whatever
+      // these said (docs/recovery.md, Between instances).
+      if (socket.nsp.adapter.rooms.has(seatRoom(roomId, to)) || roster.has(roomId, to)) return relay(ok, roomId, socket.id, to, signal)
       return rooms.isMember(roomId, to).then((member) => {
         if (!member) throw new SignalingError('PEER_NOT_FOUND')
         relay(ok, roomId, socket.id, to, signal)

@@ -6,7 +6,6 @@ import type { ServerOptions } from 'socket.io'
 import { createMemoryRoomStore } from '../rooms/memory-room-store.js'
 import { catchingUnawaitedWrites, connectRedis, type RedisClient } from '../rooms/redis-connection.js'
 import { createRedisRoomStore } from '../rooms/redis-room-store.js'
-import { createSeating, type Seating } from '../events/current-room.js'
 import { createLocalOnlyRoster, createRoomRoster, type RoomRoster } from '../rooms/room-roster.js'
 import type { RoomStore } from '../rooms/room-store.js'
 
@@ -24,8 +23,6 @@ declare module 'fastify' {
     cluster: Cluster
     /** Who sits in the rooms with a member here, kept current between instances (see room-roster.ts). */
     roster: RoomRoster
-    /** How a seat shows in Socket.IO's rooms: with a seat room of its own only when instances share rooms. */
-    seating: Seating
   }
 }
 
@@ -84,7 +81,6 @@ async function useRedis(fastify: FastifyInstance, url: string): Promise<void> {
   fastify.decorate('rooms', rooms)
   fastify.decorate('cluster', { shared: true, adapter })
   fastify.decorate('roster', roster)
-  fastify.decorate('seating', createSeating({ shared: true }))
   // Socket.IO exists once the socket plugin is registered, before ready.
   fastify.addHook('onReady', async () => roster.attach(fastify.io))
   fastify.addHook('onClose', async () => {
@@ -103,7 +99,6 @@ export default fp(
     fastify.decorate('rooms', rooms)
     fastify.decorate('cluster', { shared: false })
     fastify.decorate('roster', createLocalOnlyRoster())
-    fastify.decorate('seating', createSeating({ shared: false }))
     fastify.addHook('onClose', () => rooms.close())
   },
   { name: 'room-store', dependencies: ['env', 'health'] }

@@ -69,7 +69,7 @@ export default fp(
     })
 
     fastify.decorate('socketEvents', router)
-    fastify.decorate('announce', createAnnouncer(fastify.io, { sentTo: recovery.noteOffset, seatChanged: fastify.roster.changed, signalRoom: fastify.seating.signalRoom }))
+    fastify.decorate('announce', createAnnouncer(fastify.io, { sentTo: recovery.noteOffset, seatChanged: fastify.roster.changed }))
     // Origins, load, draining and per-address limits, on every HTTP request engine.io handles.
     fastify.admission.attach(fastify.io.engine)
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { enterRoom, loseSeat } from '../events/current-room.js'
 
 /**
  * The seat side of recovery: a member whose connection dropped keeps its seat for the grace
@@ -6,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
  * and loses it when the window ends (`user-left`), on whichever instance notices first.
  */
 export default async function seatGraceEvents(fastify: FastifyInstance): Promise<void> {
-  const { rooms, socketEvents, config, recovery, announce, roster, seating } = fastify
+  const { rooms, socketEvents, config, recovery, announce, roster } = fastify
   if (!recovery.enabled) return
   const graceMs = config.RECONNECT_GRACE_MS
 
@@ -23,13 +24,13 @@ export default async function seatGraceEvents(fastify: FastifyInstance): Promise
     if (!socket.recovered || roomId === undefined) return
     if (await rooms.markBack(roomId, socket.id, connectionId)) {
       // Its rooms came back with it; a session saved by an earlier version lacks its seat's room.
-      await seating.enter(socket, roomId)
+      await enterRoom(socket, roomId)
       // Back through another instance, maybe: this one learns who sits in the room now.
       if (fastify.cluster.shared) roster.seed(roomId, ((await rooms.members(roomId)) ?? []).map(({ id }) => id))
       announce.userBack(roomId, socket.id)
       return
     }
-    await seating.lose(socket, roomId, announce)
+    await loseSeat(socket, roomId, announce)
   })
 
   // Any instance may free a seat whose grace ran out; the store makes sure only one reports it.
