@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Two builds of the server (or a server and the floor) loaded at the same time, each by its own
+# bench process, and their CPU compared over the same 15 s of the relay phase. On a shared VM whose
+# speed drifts by 20% from minute to minute, this compares two variants of ours to within about 2%
+# (a build against itself gave 1.008); it is not the measure of ours against the floor, which the
+# bench's alternating rounds are (docs/performance.md, eighth session).
+#
+#   bench/duel.sh A B [rounds]
+#
+# A and B are kind:tree[:node flags], kind `ours` or `floor`, tree a checkout with `npm run build`
+# and `tsc -p bench` done (its dist/ and dist-bench/), flags replacing npm start's for ours.
+# DUEL_ENV_B="KEY=VALUE ..." sets our server's variables for B only. Prints, per round, the CPU
+# ticks of each, B/A, and their minor page faults.
+set -euo pipefail
+A=$1 B=$2 ROUNDS=${3:-3}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+SHIPPED_FLAGS="--expose-gc --max-semi-space-size=32 --heap-growing-percent=100"
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+# start SPEC PORT EXTRA_ENV: the server's pid
+start() {
+  local kind tree flags
+  IFS=: read -r kind tree flags <<<"$1"
+  if [ "$kind" = ours ]; then
+    (cd "$tree"; exec env MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 HOST=127.0.0.1 PORT="$2" METRICS_PORT=0 $3 \
+      node ${flags:-$SHIPPED_FLAGS} dist/server.js >"$WORK/$2.log" 2>&1) &
+  else
+    (cd "$tree"; exec env PORT="$2" node $flags dist-bench/bench/bare-server.js >"$WORK/$2.log" 2>&1) &
+  fi
+  echo $!
+}
+stat_field() { local s; s=$(cat "/proc/$1/stat"); s=${s#*) }; read -r -a f <<<"$s"; echo "${f[$2]}"; }
+ticks() { echo $(( $(stat_field "$1" 11) + $(stat_field "$1" 12) )); }
+faults() { stat_field "$1" 7; }
+
+for round in $(seq "$ROUNDS"); do
+  pa=$(start "$A" 5101 "")
+  pb=$(start "$B" 5102 "${DUEL_ENV_B:-}")
+  until grep -qs listening "$WORK/5101.log" && grep -qs listening "$WORK/5102.log"; do sleep 0.2; done
+  for port in 5101 5102; do
+    (cd "$HERE"; exec node dist-bench/bench/run.js --url "http://127.0.0.1:$port" --sockets 2000 --rates 3000 --duration 25 --workers 1 >"$WORK/load-$port.txt" 2>&1) &
+  done
+  until grep -qs seated "$WORK/load-5101.txt" && grep -qs seated "$WORK/load-5102.txt"; do sleep 0.5; done
+  sleep 6
+  a0=$(ticks "$pa") b0=$(ticks "$pb") fa0=$(faults "$pa") fb0=$(faults "$pb")
+  sleep 15
+  a1=$(ticks "$pa") b1=$(ticks "$pb") fa1=$(faults "$pa") fb1=$(faults "$pb")
+  wait $(jobs -p | grep -v -e "^$pa\$" -e "^$pb\$") 2>/dev/null || true
+  kill "$pa" "$pb"
+  while [ -e "/proc/$pa" ] || [ -e "/proc/$pb" ]; do sleep 0.2; done
+  echo "round $round: A $((a1 - a0)) ticks, B $((b1 - b0)) ticks, B/A $(awk "BEGIN { printf \"%.3f\", ($b1 - $b0) / ($a1 - $a0) }"); page faults A $((fa1 - fa0)), B $((fb1 - fb0))"
+done
