@@ -3,8 +3,12 @@
  * back, by Socket.IO's audience rule, and what pruning lets go of; and the adapter around it.
  * Resumes through real clients are in reconnect.test.ts.
  */
-import t from 'tap'
-import { Server } from 'socket.io'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t, { type Test } from 'tap'
+import { Server, type Socket as ServerSocket } from 'socket.io'
+import { io as ioClient, Manager } from 'socket.io-client'
 import { createPacketLog, type PacketLogOptions } from '../src/recovery/packet-log.js'
 import { createPacketLogAdapter } from '../src/recovery/packet-log-adapter.js'
 import { createJsonOnlyParser, JsonReusingEncoder } from '../src/events/json-only-parser.js'
@@ -493,4 +497,88 @@ t.test('rooms ending never take the log past its cap: compaction copies count, s
   }
   t.ok(most <= cap, `at most the cap held while calls ended (${most} of ${cap})`)
   t.ok(log.size > 0, 'the calls still going are kept')
+})
+
+/** A listening Socket.IO server with the packet log's adapter, and a client's URL for it. */
+async function listeningServer(t: Test): Promise<{ io: Server; url: string }> {
+  const httpServer = createServer()
+  const adapter = createPacketLogAdapter({ graceMs: 60_000, retentionMs: 60_000, logBytes: 1 << 20 })
+  // Middlewares run for a recovered socket too, as when sign-in is on (recovery-plugin.ts).
+  const io = new Server(httpServer, { adapter, connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares: false } })
+  httpServer.listen(0, '127.0.0.1')
+  await once(httpServer, 'listening')
+  t.teardown(() => io.close())
+  return { io, url: `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}` }
+}
+
+/** Resolves with the first of an event from a client's socket (not a Node emitter). */
+function nextOf(socket: { once(event: string, listener: (...args: any[]) => void): unknown }, event: string): Promise<unknown[]> {
+  return new Promise((resolve) => socket.once(event, (...args: unknown[]) => resolve(args)))
+}
+
+t.test("the adapter: what went to a restored socket's rooms while its middlewares ran follows its replay, in order", async (t) => {
+  const { io, url } = await listeningServer(t)
+  // A recovering socket is held in the middlewares (in its rooms, not yet connected) until released.
+  let release: (() => void) | undefined
+  let held = (): void => {}
+  io.use((socket, next) => {
+    if (!socket.recovered || release !== undefined) return next()
+    release = next
+    held()
+  })
+  let served: ServerSocket | undefined
+  io.on('connection', (socket) => {
+    served = socket
+    void socket.join('room-1')
+  })
+  const client = ioClient(url, { transports: ['websocket'], reconnectionDelay: 0, reconnectionDelayMax: 0 })
+  t.teardown(() => client.close())
+  const got: unknown[] = []
+  client.on('n', (n: unknown) => void got.push(n))
+  await nextOf(client, 'connect')
+
+  const arrival = nextOf(client, 'n')
+  io.to('room-1').emit('n', 1)
+  await arrival
+  const inMiddleware = new Promise<void>((resolve) => (held = resolve))
+  // Dropped by the server, which so has saved the session before the client comes back.
+  served!.conn.close()
+  await inMiddleware
+  io.to('room-1').emit('n', 2)
+  const reconnected = nextOf(client, 'connect')
+  release!()
+  await reconnected
+  t.ok(client.recovered, 'recovered')
+  io.to('room-1').emit('n', 3)
+  // The one sent while it was held comes first, if at all; the later one after it.
+  while (!got.includes(3)) await nextOf(client, 'n')
+  t.same(got, [1, 2, 3], 'the packet sent while it was held arrives, before the later one')
+})
+
+t.test('the adapter: a namespace connected again and again on one connection leaves no listener behind', async (t) => {
+  const { io, url } = await listeningServer(t)
+  io.of('/keep')
+  const serverSockets: ServerSocket[] = []
+  io.on('connection', (socket) => void serverSockets.push(socket))
+  const manager = new Manager(url, { transports: ['websocket'], reconnection: false })
+  const keep = manager.socket('/keep')
+  t.teardown(() => {
+    keep.close()
+    manager.engine?.close()
+  })
+  await nextOf(keep, 'connect')
+  const main = manager.socket('/')
+  const listeners: number[] = []
+  for (let i = 0; i < 4; i++) {
+    const connected = nextOf(main, 'connect')
+    main.connect()
+    await connected
+    const conn = serverSockets.at(-1)!.conn
+    listeners.push(conn.listenerCount('packetCreate') + conn.listenerCount('heartbeat'))
+    const gone = nextOf(main, 'disconnect')
+    serverSockets.at(-1)!.disconnect()
+    await gone
+  }
+  t.equal(new Set(serverSockets.map((socket) => socket.conn)).size, 1, 'one engine.io connection throughout')
+  t.same(listeners, [listeners[0], listeners[0], listeners[0], listeners[0]], 'as many listeners on it each time')
 })

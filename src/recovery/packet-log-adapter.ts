@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Adapter, type BroadcastOptions, type Session } from 'socket.io-adapter'
 import type { Namespace, Socket } from 'socket.io'
-import type { Packet } from 'socket.io-parser'
+import { PacketType, type Packet } from 'socket.io-parser'
 import { JsonReusingEncoder } from '../events/json-only-parser.js'
 import { createPacketLog } from './packet-log.js'
 
@@ -38,10 +38,26 @@ type SavedSession = Omit<Session, 'missedPackets'> & { disconnectedAt: number; c
 class Receipts {
   confirmed: number
   pinged: number
-  constructor(from: number) {
+  constructor(
+    from: number,
+    /** Its engine.io connection and the one listener on it, taken off when the socket goes. */
+    readonly conn: Socket['conn'],
+    readonly onPingOrPong: (packet?: EnginePacket) => void
+  ) {
     this.confirmed = from
     this.pinged = from
   }
+}
+
+/**
+ * A session being restored, by socket id until its socket connects: where its replay started
+ * (`from`), where it ended (`end`, the log's next number then) and the rooms it was for.
+ */
+interface Restoring {
+  from: number
+  end: number
+  rooms: string[]
+  at: number
 }
 
 /** An engine.io packet as its `packetCreate` event hands it over. */
@@ -67,7 +83,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
      * tests, have none: they are taken to have confirmed nothing). */
     private readonly receipts = new Map<string, Receipts>()
     /** A restored socket's receipts start where its replay did; by socket id, until it connects. */
-    private readonly restoredFrom = new Map<string, { from: number; at: number }>()
+    private readonly restoredFrom = new Map<string, Restoring>()
     private readonly sweep = setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref()
     /** Socket.IO's encoder when it can take the JSON made for the log (our parser's): see broadcast. */
     private readonly reusingEncoder: JsonReusingEncoder | undefined
@@ -86,22 +102,43 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
     private follow(socket: Socket): void {
       const restored = this.restoredFrom.get(socket.id)
       this.restoredFrom.delete(socket.id)
-      const receipts = new Receipts(restored?.from ?? this.log.nextNumber)
-      this.receipts.set(socket.id, receipts)
+      if (restored !== undefined) this.sendLate(socket, restored)
       // One listener for both events, a closure fewer on every socket: `packetCreate` hands over the
       // packet being sent, `heartbeat` (the pong; Engine.IO 4, EIO3 clients are not allowed) nothing.
       const onPingOrPong = (packet?: EnginePacket): void => {
         if (packet === undefined) receipts.confirmed = receipts.pinged
         else if (packet.type === 'ping') receipts.pinged = this.log.nextNumber
       }
+      const receipts = new Receipts(restored?.from ?? this.log.nextNumber, socket.conn, onPingOrPong)
+      this.receipts.set(socket.id, receipts)
       socket.conn.on('packetCreate', onPingOrPong)
       socket.conn.on('heartbeat', onPingOrPong)
+    }
+
+    /**
+     * What was sent to a restored socket's rooms after its replay was read and before it connected:
+     * Socket.IO joins it to its rooms in its constructor but delivers to it only once connected
+     * (after the middlewares), so those packets reached nobody. Sent now, before anything newer.
+     */
+    private sendLate(socket: Socket, { end, rooms }: Restoring): void {
+      if (this.log.nextNumber <= end) return
+      // Nothing of it can have been pruned: the socket, in its rooms with no receipts, held it all.
+      // Written as Socket.IO writes its replay (`socket.packet`, private): encoded, to the connection.
+      const { nsp } = socket
+      for (const data of this.log.since(end - 1, rooms, end) ?? []) {
+        for (const encoded of nsp.server.encoder.encode({ type: PacketType.EVENT, nsp: nsp.name, data })) socket.conn.write(encoded)
+      }
     }
 
     override delAll(id: string): void {
       super.delAll(id)
       // Gone from every room: disconnected (a saved session took its receipts, see persistSession).
+      // A client may connect the namespace again on the same engine.io connection: no listener stays.
+      const receipts = this.receipts.get(id)
+      if (receipts === undefined) return
       this.receipts.delete(id)
+      receipts.conn.off('packetCreate', receipts.onPingOrPong)
+      receipts.conn.off('heartbeat', receipts.onPingOrPong)
     }
 
     private maybeGone(room: string): void {
@@ -202,7 +239,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
       const from = Math.max(number + 1, session.confirmed)
       const missedPackets = this.log.since(number, session.rooms, from)
       if (missedPackets === undefined) return none
-      this.restoredFrom.set(session.sid, { from, at: now() })
+      this.restoredFrom.set(session.sid, { from, end: this.log.nextNumber, rooms: session.rooms, at: now() })
       return { ...session, missedPackets }
     }
 
