@@ -123,6 +123,8 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
     private sendLate(socket: Socket, { end, rooms }: Restoring): void {
       if (this.log.nextNumber <= end) return
       // Nothing of it can have been pruned: the socket, in its rooms with no receipts, held it all.
+      // Only a packet too large for the whole log (counted as dropped) there makes `since` answer
+      // nothing; those late packets are then lost, as a resume across it would fail.
       // Written as Socket.IO writes its replay (`socket.packet`, private): encoded, to the connection.
       const { nsp } = socket
       for (const data of this.log.since(end - 1, rooms, end) ?? []) {
