@@ -82,8 +82,8 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
     /** What each connected socket of this namespace has received (sockets joined by hand, as in
      * tests, have none: they are taken to have confirmed nothing). */
     private readonly receipts = new Map<string, Receipts>()
-    /** A restored socket's receipts start where its replay did; by socket id, until it connects. */
-    private readonly restoredFrom = new Map<string, Restoring>()
+    /** Sessions restored whose socket has not connected yet, by socket id (see Restoring). */
+    private readonly restoring = new Map<string, Restoring>()
     private readonly sweep = setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref()
     /** Socket.IO's encoder when it can take the JSON made for the log (our parser's): see broadcast. */
     private readonly reusingEncoder: JsonReusingEncoder | undefined
@@ -100,8 +100,8 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
 
     /** Notes, from its pings and pongs, what a newly connected socket has received (see Receipts). */
     private follow(socket: Socket): void {
-      const restored = this.restoredFrom.get(socket.id)
-      this.restoredFrom.delete(socket.id)
+      const restored = this.restoring.get(socket.id)
+      this.restoring.delete(socket.id)
       if (restored !== undefined) this.sendLate(socket, restored)
       // One listener for both events, a closure fewer on every socket: `packetCreate` hands over the
       // packet being sent, `heartbeat` (the pong; Engine.IO 4, EIO3 clients are not allowed) nothing.
@@ -150,7 +150,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
     private prune(): void {
       const at = now()
       for (const [pid, session] of this.sessions) if (session.disconnectedAt + graceMs < at) this.forget(pid, session)
-      for (const [id, { at: restoredAt }] of this.restoredFrom) if (restoredAt + graceMs < at) this.restoredFrom.delete(id)
+      for (const [id, { at: restoredAt }] of this.restoring) if (restoredAt + graceMs < at) this.restoring.delete(id)
       // What each room still needs: the packets from the oldest receipt among its sockets and saved
       // sessions (none of them can ask for older ones); a room with neither needs none.
       const sessionsNeed = new Map<string, number>()
@@ -241,7 +241,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
       const from = Math.max(number + 1, session.confirmed)
       const missedPackets = this.log.since(number, session.rooms, from)
       if (missedPackets === undefined) return none
-      this.restoredFrom.set(session.sid, { from, end: this.log.nextNumber, rooms: session.rooms, at: now() })
+      this.restoring.set(session.sid, { from, end: this.log.nextNumber, rooms: session.rooms, at: now() })
       return { ...session, missedPackets }
     }
 
