@@ -105,7 +105,7 @@ export async function churn(name: string, server: Running, { lanes, durationMs, 
   if (roundPeak > 0) roundPeaks.push(roundPeak)
   console.error(`${name}: churn over; waiting for the sockets to go and the recovery log to empty`)
   // Dropped transports keep their seats for the grace window, and the log its packets for the
-  // retention; then spares go after 10 s. Ours says when: the floor has nothing to wait for.
+  // retention; then spares go after 30 s. Ours says when: the floor has nothing to wait for.
   const deadline = Date.now() + 180_000
   while (Date.now() < deadline) {
     // The floor has no metrics, and nothing to wait for.

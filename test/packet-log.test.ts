@@ -88,7 +88,7 @@ t.test('chunks are allocated as traffic needs them and reused: packets come back
   t.ok(log.heldBytes <= 600, `6 kB went through ${log.heldBytes} bytes of chunks, reused`)
 })
 
-t.test('what pruning empties is given back: a few chunks kept a while for reuse, then let go', async (t) => {
+t.test('what pruning empties is kept a while for reuse, up to what the traffic took lately, then let go', async (t) => {
   let clock = 0
   const log = labelledLog({ capacityBytes: 1 << 20, chunkBytes: 1024, now: () => clock })
   for (let i = 0; i < 100; i++) log.add(i, ['alice'], [], ['signal', { candidate: 'c'.repeat(100) }, `g${i}`])
@@ -96,13 +96,31 @@ t.test('what pruning empties is given back: a few chunks kept a while for reuse,
   t.ok(busy >= 10 * 1024, `${busy} bytes held for 100 packets`)
   log.prune(1000)
   t.equal(log.size, 0)
-  t.equal(log.heldBytes, 8 * 1024, 'eight emptied chunks are kept as spares at first, the rest let go')
-  for (let i = 0; i < 40; i++) log.add(1000 + i, ['alice'], [], ['signal', { candidate: 'c'.repeat(100) }, `h${i}`])
-  t.equal(log.heldBytes, 8 * 1024, 'and reused, with nothing new allocated')
+  t.equal(log.heldBytes, busy, 'every emptied chunk is kept as a spare: the traffic took that much a moment ago')
+  for (let i = 0; i < 100; i++) log.add(1000 + i, ['alice'], [], ['signal', { candidate: 'c'.repeat(100) }, `h${i}`])
+  t.equal(log.heldBytes, busy, 'and reused, with nothing new allocated')
   log.prune(2000)
-  clock += 10_001
+  clock += 30_001
   log.prune(2000)
-  t.equal(log.heldBytes, 0, 'spares unused for ten seconds are let go')
+  t.equal(log.heldBytes, 0, 'spares unused for thirty seconds are let go')
+})
+
+t.test('spares never take the log past what the traffic took lately: compaction copies count', async (t) => {
+  let clock = 0
+  const log = labelledLog({ capacityBytes: 1 << 20, chunkBytes: 1024, now: () => clock })
+  // Twenty-odd chunks, each half packets of a room that ends and half of one that stays.
+  for (let i = 0; i < 130; i++) log.add(i, [i % 2 === 0 ? 'ends' : 'stays'], [], ['signal', { candidate: 'c'.repeat(100) }, `p${i}`])
+  const busy = log.heldBytes
+  t.ok(busy >= 20 * 1024, `${busy} bytes held at the peak`)
+  log.roomGone('ends')
+  // Each half-dead chunk is copied into one of half its size and goes: kept as spares, the
+  // originals would hold as much again as the copies on top of the peak.
+  t.ok(log.heldBytes <= busy, `copies and spares together within the peak (${busy} → ${log.heldBytes})`)
+  t.ok(log.heldBytes >= busy / 3 + 8 * 1024, 'eight spares kept all the same')
+  t.equal(log.since('p1', ['stays'])?.length, 64, "the staying room's packets all there")
+  clock += 30_001
+  log.prune(-Infinity)
+  t.ok(log.heldBytes <= busy / 2 + 1024, `spares unused for thirty seconds go (${log.heldBytes})`)
 })
 
 t.test('at its cap the log drops its oldest packets early, and counts them', async (t) => {
@@ -261,16 +279,16 @@ t.test('a chunk left sparse by confirmations is compacted only once its newest p
   t.equal(log.heldBytes, busy, 'too young: packets confirmed so early are about to be followed by the rest, so nothing is copied yet')
   clock += 1
   log.prune(-Infinity)
-  // The emptied chunks wait as spares for ten seconds (see above), then go.
-  clock += 10_001
+  // The emptied chunks wait as spares for thirty seconds (see above), then go.
+  clock += 30_001
   log.prune(-Infinity)
   t.ok(log.heldBytes < busy / 2, `old enough: the live packets copied into less (${busy} → ${log.heldBytes})`)
   t.same(log.since('e0', ['stays'])?.map((packet) => packet[2]), ['e4', 'e8', 'e12'], 'intact')
 
-  // Ten seconds is young for this one: only the room ending can have compacted it.
+  // Thirty seconds is young for this one: only the room ending can have compacted it.
   const ended = sparse(60_000)
   ended.roomGone('confirmed')
-  clock += 10_001
+  clock += 30_001
   ended.prune(-Infinity)
   t.ok(ended.heldBytes < busy / 2, `a room that ended: compacted at once, young as it is (${busy} → ${ended.heldBytes})`)
 })
@@ -408,8 +426,8 @@ t.test('packets to rooms gone for good die before their time; their offsets stil
   t.equal(log.size, 10, "room-2's twelve packets are dead")
   t.same(log.since('room-2-1', ['room-1'])?.map((p) => p[2]), ['room-1-2', 'room-1-4', 'room-1-6', 'room-1-8', 'room-1-10', 'room-1-12', 'room-1-14', 'both-20'],
     'a socket whose last packet went to the gone room resumes from it, and gets the live ones after it')
-  // Emptied chunks wait ten seconds as spares (see above) before they go.
-  clock += 10_001
+  // Emptied chunks wait thirty seconds as spares (see above) before they go.
+  clock += 30_001
   log.prune(0)
   t.equal(log.size, 10, 'pruning before the oldest packet takes none')
   t.ok(log.heldBytes <= busy / 2, `the chunk of room-2's only was given back, the half-dead ones copied into less (${busy} → ${log.heldBytes})`)
@@ -441,7 +459,7 @@ t.test('a chunk left sparse has its live packets copied out, intact, and goes', 
   const busy = log.heldBytes
   for (let r = 1; r < 16; r++) log.roomGone(`ends-${r}`)
   t.equal(log.size, 20)
-  clock += 10_001
+  clock += 30_001
   log.prune(0)
   t.ok(log.heldBytes * 4 < busy, `what the ended rooms held is given back (${busy} → ${log.heldBytes} bytes)`)
   t.same(log.since('k1', ['stays']), sent.slice(1), "the staying room's packets come back as they were sent")

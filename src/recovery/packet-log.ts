@@ -2,10 +2,15 @@ import { createPacketColumns, PacketField } from './packet-columns.js'
 
 /** The size of a chunk of the log: what it allocates at a time, 1 MiB or an eighth of a smaller cap. */
 const STANDARD_CHUNK_BYTES = 1 << 20
-/** An emptied chunk kept for reuse goes after this long unused: steady traffic reuses its chunks. */
-const SPARE_IDLE_MS = 10_000
-/** At most this many spares, and only within the cap: steady traffic needs one or two. */
-const MAX_SPARES = 8
+/**
+ * An emptied chunk kept for reuse goes after this long unused. Confirmations empty chunks in waves,
+ * once a heartbeat (10 s + 5 s), and the traffic until the next wave refills them: a spare must
+ * outlive a wave, or the next one writes into fresh pages, at 10-40 µs a page (docs/performance.md,
+ * ninth session).
+ */
+const SPARE_IDLE_MS = 30_000
+/** Spares kept whatever the recent peak (see release): what the log kept before it followed the peak. */
+const MIN_SPARES = 8
 /** A chunk no longer written to whose live packets fill less than this share of it has them copied
  * out, and goes: copying at most three times as much as died keeps the cost of a byte kept bounded,
  * and a chunk no longer written to holds at most a third more than its live packets (docs/recovery.md). */
@@ -76,6 +81,16 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   /** Emptied standard chunks, newest last, with when they were emptied. */
   const spares: Array<{ bytes: Buffer; since: number }> = []
   let heldBytes = 0
+  /** The most bytes chunks holding packets (not spares) took, over this period of SPARE_IDLE_MS and
+   * the one before: spares fill the gap up to it, so they never take the log past where the
+   * traffic itself took it lately. */
+  let peakNow = 0
+  let peakBefore = 0
+  let periodStart = now()
+  const inUseBytes = (): number => heldBytes - spares.length * chunkBytes
+  const notePeak = (): void => {
+    peakNow = Math.max(peakNow, inUseBytes())
+  }
   /** Per packet from the oldest a resume may start from: when it was sent, where its bytes are, and
    * how many of its rooms are left. */
   const packets = createPacketColumns()
@@ -133,7 +148,9 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   function release(id: number): void {
     const chunk = chunks.get(id)!
     chunks.delete(id)
-    if (chunk.bytes.length === chunkBytes && spares.length < MAX_SPARES && heldBytes <= capacityBytes) {
+    // heldBytes still counts this chunk: kept, chunks and spares stay within the recent peak.
+    const withinPeak = spares.length < MIN_SPARES || heldBytes <= Math.max(peakNow, peakBefore)
+    if (chunk.bytes.length === chunkBytes && withinPeak && heldBytes <= capacityBytes) {
       spares.push({ bytes: chunk.bytes, since: now() })
     } else {
       heldBytes -= chunk.bytes.length
@@ -158,11 +175,20 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     heldBytes += copy.bytes.length
     chunk.liveBytes = 0
     release(id)
+    // After the original went: the two together for a moment are no peak of the traffic's.
+    notePeak()
   }
 
-  /** Lets go of spares unused for SPARE_IDLE_MS: their pages go back to the system. */
+  /** Lets go of spares unused for SPARE_IDLE_MS: their pages go back to the system. A spare kept
+   * within the peak of a period goes, unused, before that period stops counting. */
   function trimSpares(): void {
-    const stale = now() - SPARE_IDLE_MS
+    const at = now()
+    if (at - periodStart >= SPARE_IDLE_MS) {
+      peakBefore = peakNow
+      peakNow = inUseBytes()
+      periodStart = at
+    }
+    const stale = at - SPARE_IDLE_MS
     while (spares.length > 0 && spares[0]!.since < stale) {
       spares.shift()
       heldBytes -= chunkBytes
@@ -210,6 +236,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     const chunk: Chunk = { bytes, used: 0, liveBytes: 0, unconfirmedDeadBytes: 0, firstPacket: packets.end, endPacket: packets.end }
     writing = takeChunkId()
     chunks.set(writing, chunk)
+    notePeak()
     return chunk
   }
 
