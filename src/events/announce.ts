@@ -1,5 +1,4 @@
 import type { MediaStatus, Member, RoomJoined, SignalPayload } from '../protocol.js'
-import { seatRoom } from './current-room.js'
 import type { SignalingServer } from './event-router.js'
 
 /**
@@ -21,8 +20,9 @@ export interface Announcer {
   userAway(roomId: string, memberId: string): void
   /** To a room, but the member: it is back in its seat. */
   userBack(roomId: string, memberId: string): void
-  /** To the member `to` while it sits in `roomId` (its seat's room), wherever it is served. */
-  signal(roomId: string, to: string, data: { from: string; signal: SignalPayload['signal'] }): void
+  /** To the member `to` while it sits in its room, wherever it is served: `seat` is its seat's room
+   * (`seatRoom(roomId, to)`), which the caller has already made to look it up. */
+  signal(seat: string, to: string, data: { from: string; signal: SignalPayload['signal'] }): void
   /** To a room, but the member whose status it is. */
   mediaStatus(roomId: string, status: MediaStatus): void
   userList(socketId: string, users: Member[]): void
@@ -67,9 +67,9 @@ export function createAnnouncer(io: SignalingServer, { sentTo = () => {}, seatCh
     userBack(roomId, memberId) {
       io.to(roomId).except(memberId).emit('user-back', { id: memberId })
     },
-    signal(roomId, to, data) {
+    signal(seat, to, data) {
       sentTo(to)
-      io.to(seatRoom(roomId, to)).emit('signal', data)
+      io.to(seat).emit('signal', data)
     },
     mediaStatus(roomId, status) {
       io.to(roomId).except(status.id).emit('camera-mic-status', status)

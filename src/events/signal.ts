@@ -16,10 +16,10 @@ export default async function signalEvents(fastify: FastifyInstance): Promise<vo
    * The size check, then the ack, then the relay. A plain function: no closure per signal. The size
    * is checked last, after the cheap checks, so that a refused signal costs nothing in its size.
    */
-  function relay(ok: (data: object) => void, roomId: string, from: string, to: string, signal: SignalPayload['signal']): void {
+  function relay(ok: (data: object) => void, seat: string, from: string, to: string, signal: SignalPayload['signal']): void {
     if (!fitsJson(signal, config.MAX_SIGNAL_BYTES)) throw new SignalingError('PAYLOAD_TOO_LARGE')
     ok({})
-    announce.signal(roomId, to, { from, signal })
+    announce.signal(seat, to, { from, signal })
     metrics.signalRelayed()
   }
 
@@ -31,10 +31,12 @@ export default async function signalEvents(fastify: FastifyInstance): Promise<vo
       // Success without the store when possible: a peer seated here is in its seat room, one elsewhere
       // in the roster; anyone else is asked of the store. Delivery goes by the seat room, whatever
       // these said (docs/recovery.md, Between instances).
-      if (socket.nsp.adapter.rooms.has(seatRoom(roomId, to)) || roster.has(roomId, to)) return relay(ok, roomId, socket.id, to, signal)
+      // The seat room's name made once: it is hashed where it is looked up, and delivered to.
+      const seat = seatRoom(roomId, to)
+      if (socket.nsp.adapter.rooms.has(seat) || roster.has(roomId, to)) return relay(ok, seat, socket.id, to, signal)
       return rooms.isMember(roomId, to).then((member) => {
         if (!member) throw new SignalingError('PEER_NOT_FOUND')
-        relay(ok, roomId, socket.id, to, signal)
+        relay(ok, seat, socket.id, to, signal)
       })
     }
   })
