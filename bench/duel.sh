@@ -9,10 +9,12 @@
 #
 # A and B are kind:tree[:node flags], kind `ours` or `floor`, tree a checkout with `npm run build`
 # and `tsc -p bench` done (its dist/ and dist-bench/), flags replacing npm start's for ours.
-# DUEL_ENV_B="KEY=VALUE ..." sets our server's variables for B only. Prints, per round, the CPU
-# ticks of each, B/A, and their minor page faults.
+# DUEL_ENV_B="KEY=VALUE ..." sets our server's variables for B only. DUEL_WARMUP_S (6) is how long
+# the relay runs before the window: 40 puts it past the recovery log's first fill and first waves
+# of confirmations, in the steady state. Prints, per round, the CPU ticks of each, B/A, and their
+# minor page faults.
 set -euo pipefail
-A=$1 B=$2 ROUNDS=${3:-3}
+A=$1 B=$2 ROUNDS=${3:-3} WARMUP=${DUEL_WARMUP_S:-6}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SHIPPED_FLAGS="--expose-gc --max-semi-space-size=32 --heap-growing-percent=100"
 WORK=$(mktemp -d)
@@ -39,10 +41,10 @@ for round in $(seq "$ROUNDS"); do
   pb=$(start "$B" 5102 "${DUEL_ENV_B:-}")
   until grep -qs listening "$WORK/5101.log" && grep -qs listening "$WORK/5102.log"; do sleep 0.2; done
   for port in 5101 5102; do
-    (cd "$HERE"; exec node dist-bench/bench/run.js --url "http://127.0.0.1:$port" --sockets 2000 --rates 3000 --duration 25 --workers 1 >"$WORK/load-$port.txt" 2>&1) &
+    (cd "$HERE"; exec node dist-bench/bench/run.js --url "http://127.0.0.1:$port" --sockets 2000 --rates 3000 --duration $((WARMUP + 19)) --workers 1 >"$WORK/load-$port.txt" 2>&1) &
   done
   until grep -qs seated "$WORK/load-5101.txt" && grep -qs seated "$WORK/load-5102.txt"; do sleep 0.5; done
-  sleep 6
+  sleep "$WARMUP"
   a0=$(ticks "$pa") b0=$(ticks "$pb") fa0=$(faults "$pa") fb0=$(faults "$pb")
   sleep 15
   a1=$(ticks "$pa") b1=$(ticks "$pb") fa1=$(faults "$pa") fb1=$(faults "$pb")
