@@ -100,7 +100,10 @@ t.test('what pruning empties is kept a while for reuse, up to what the traffic t
   for (let i = 0; i < 100; i++) log.add(1000 + i, ['alice'], [], ['signal', { candidate: 'c'.repeat(100) }, `h${i}`])
   t.equal(log.heldBytes, busy, 'and reused, with nothing new allocated')
   log.prune(2000)
-  clock += 30_001
+  clock += 20_000
+  log.prune(2000)
+  t.equal(log.heldBytes, busy, 'spares unused for twenty seconds are still kept: a heartbeat\'s wave of confirmations is 15 s apart')
+  clock += 10_001
   log.prune(2000)
   t.equal(log.heldBytes, 0, 'spares unused for thirty seconds are let go')
 })
@@ -113,14 +116,62 @@ t.test('spares never take the log past what the traffic took lately: compaction 
   const busy = log.heldBytes
   t.ok(busy >= 20 * 1024, `${busy} bytes held at the peak`)
   log.roomGone('ends')
-  // Each half-dead chunk is copied into one of half its size and goes: kept as spares, the
-  // originals would hold as much again as the copies on top of the peak.
+  // Each half-dead chunk is copied into one of half its size and goes: kept as spares, every
+  // original would hold as much again as the copies on top of the peak; only those that fit are.
   t.ok(log.heldBytes <= busy, `copies and spares together within the peak (${busy} → ${log.heldBytes})`)
-  t.ok(log.heldBytes >= busy / 3 + 8 * 1024, 'eight spares kept all the same')
+  t.ok(log.heldBytes >= busy - 2048, `originals kept as spares up to it (${log.heldBytes})`)
   t.equal(log.since('p1', ['stays'])?.length, 64, "the staying room's packets all there")
   clock += 30_001
   log.prune(-Infinity)
   t.ok(log.heldBytes <= busy / 2 + 1024, `spares unused for thirty seconds go (${log.heldBytes})`)
+})
+
+t.test('the recent peak is the last 30 to 60 s: a surge lends its size to spares for a while, then no more', async (t) => {
+  let clock = 0
+  const candidate = 'c'.repeat(100)
+  const surgeThenHalfDead = (log: ReturnType<typeof labelledLog>, at: number): number => {
+    for (let i = 0; i < 130; i++) log.add(at, [i % 2 === 0 ? 'ends' : 'stays'], [], ['signal', { candidate }, `p${at}-${i}`])
+    const busy = log.heldBytes
+    log.roomGone('ends')
+    return busy
+  }
+  const surge = (log: ReturnType<typeof labelledLog>): void => {
+    for (let i = 0; i < 260; i++) log.add(0, ['surge'], [], ['signal', { candidate }, `s${i}`])
+    log.roomGone('surge')
+  }
+
+  // A surge of 40-odd chunks, all dead at once; its spares go after 30 s unused, the period rolls.
+  const soon = labelledLog({ capacityBytes: 1 << 20, chunkBytes: 1024, now: () => clock })
+  surge(soon)
+  clock = 31_000
+  soon.prune(-Infinity)
+  t.ok(soon.heldBytes <= 1024, 'the surge\'s spares went')
+  clock = 35_000
+  const busy = surgeThenHalfDead(soon, clock)
+  t.ok(soon.heldBytes > busy, `the period before counts: compaction's originals kept as spares within the surge's size (${busy} → ${soon.heldBytes})`)
+
+  // The same a minute later, with a prune every second meanwhile: the surge no longer counts.
+  clock = 0
+  const later = labelledLog({ capacityBytes: 1 << 20, chunkBytes: 1024, now: () => clock })
+  surge(later)
+  for (let second = 1; second <= 62; second++) {
+    clock = second * 1000
+    later.prune(-Infinity)
+  }
+  const busyLater = surgeThenHalfDead(later, clock)
+  t.ok(later.heldBytes <= busyLater, `two periods on: spares only within the traffic's own recent peak (${busyLater} → ${later.heldBytes})`)
+})
+
+t.test('a clock that stepped back lets the spares go rather than keep them until it catches up', async (t) => {
+  let clock = 3_600_000
+  const log = labelledLog({ capacityBytes: 1 << 20, chunkBytes: 1024, now: () => clock })
+  for (let i = 0; i < 100; i++) log.add(clock, ['alice'], [], ['signal', { candidate: 'c'.repeat(100) }, `g${i}`])
+  log.roomGone('alice')
+  log.prune(0)
+  t.ok(log.heldBytes >= 10 * 1024, 'spares kept')
+  clock = 0
+  log.prune(0)
+  t.equal(log.heldBytes, 0, 'gone at the next prune')
 })
 
 t.test('at its cap the log drops its oldest packets early, and counts them', async (t) => {

@@ -4,13 +4,12 @@ import { createPacketColumns, PacketField } from './packet-columns.js'
 const STANDARD_CHUNK_BYTES = 1 << 20
 /**
  * An emptied chunk kept for reuse goes after this long unused. Confirmations empty chunks in waves,
- * once a heartbeat (10 s + 5 s), and the traffic until the next wave refills them: a spare must
- * outlive a wave, or the next one writes into fresh pages, at 10-40 µs a page (docs/performance.md,
- * ninth session).
+ * once a heartbeat (10 s + 5 s by default), and the traffic until the next wave refills them: a
+ * spare must outlive a wave, or the next one writes into fresh pages, at 10-40 µs a page
+ * (docs/performance.md, ninth session). A heartbeat slower than about 25 s outlives it: spares then
+ * go between waves, which costs those faults again and nothing else.
  */
 const SPARE_IDLE_MS = 30_000
-/** Spares kept whatever the recent peak (see release): what the log kept before it followed the peak. */
-const MIN_SPARES = 8
 /** A chunk no longer written to whose live packets fill less than this share of it has them copied
  * out, and goes: copying at most three times as much as died keeps the cost of a byte kept bounded,
  * and a chunk no longer written to holds at most a third more than its live packets (docs/recovery.md). */
@@ -82,8 +81,9 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   const spares: Array<{ bytes: Buffer; since: number }> = []
   let heldBytes = 0
   /** The most bytes chunks holding packets (not spares) took, over this period of SPARE_IDLE_MS and
-   * the one before: spares fill the gap up to it, so they never take the log past where the
-   * traffic itself took it lately. */
+   * the one before: spares only fill the gap up to it, so that the log's standard chunks stay where
+   * the traffic itself took them lately (a chunk for an oversized packet is allocated whatever
+   * spares wait). */
   let peakNow = 0
   let peakBefore = 0
   let periodStart = now()
@@ -149,8 +149,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     const chunk = chunks.get(id)!
     chunks.delete(id)
     // heldBytes still counts this chunk: kept, chunks and spares stay within the recent peak.
-    const withinPeak = spares.length < MIN_SPARES || heldBytes <= Math.max(peakNow, peakBefore)
-    if (chunk.bytes.length === chunkBytes && withinPeak && heldBytes <= capacityBytes) {
+    if (chunk.bytes.length === chunkBytes && heldBytes <= Math.max(peakNow, peakBefore) && heldBytes <= capacityBytes) {
       spares.push({ bytes: chunk.bytes, since: now() })
     } else {
       heldBytes -= chunk.bytes.length
@@ -180,16 +179,18 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
   }
 
   /** Lets go of spares unused for SPARE_IDLE_MS: their pages go back to the system. A spare kept
-   * within the peak of a period goes, unused, before that period stops counting. */
+   * within the peak of a period goes, unused, before that period stops counting. A clock that
+   * stepped back restarts the period and lets the spares go, rather than keep them until it
+   * catches up. */
   function trimSpares(): void {
     const at = now()
-    if (at - periodStart >= SPARE_IDLE_MS) {
+    if (at - periodStart >= SPARE_IDLE_MS || at < periodStart) {
       peakBefore = peakNow
       peakNow = inUseBytes()
       periodStart = at
     }
     const stale = at - SPARE_IDLE_MS
-    while (spares.length > 0 && spares[0]!.since < stale) {
+    while (spares.length > 0 && (spares[0]!.since < stale || spares[0]!.since > at)) {
       spares.shift()
       heldBytes -= chunkBytes
     }
