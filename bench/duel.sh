@@ -16,7 +16,7 @@
 set -euo pipefail
 A=$1 B=$2 ROUNDS=${3:-3} WARMUP=${DUEL_WARMUP_S:-6}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-SHIPPED_FLAGS="--expose-gc --max-semi-space-size=32 --heap-growing-percent=100"
+SHIPPED_FLAGS="--expose-gc --max-semi-space-size=32 --heap-growing-percent=100 --initial-old-space-size=64"
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 

@@ -63,7 +63,7 @@ t.test('npm start and the image run the server with the same Node flags and glib
   const imageEnv = Object.fromEntries([...dockerfile.matchAll(/^ENV (.+)$/gm)].flatMap(([, line]) => line!.split(/\s+/).map((pair) => pair.split('='))))
   for (const [name, value] of Object.entries(fromStart.env)) t.equal(imageEnv[name], value, `the image sets ${name} as npm start does`)
   t.ok(Object.keys(fromStart.env).length > 0, 'npm start sets the glibc variables docs/performance.md measured')
-  for (const flag of ['--expose-gc', '--max-semi-space-size=', '--heap-growing-percent=']) {
+  for (const flag of ['--expose-gc', '--max-semi-space-size=', '--heap-growing-percent=', '--initial-old-space-size=']) {
     t.ok(fromStart.flags.some((given) => given.startsWith(flag)), `npm start passes ${flag} (docs/performance.md)`)
   }
 })
