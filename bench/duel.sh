@@ -8,7 +8,8 @@
 #   bench/duel.sh A B [rounds]
 #
 # A and B are kind:tree[:node flags], kind `ours` or `floor`, tree a checkout with `npm run build`
-# and `tsc -p bench` done (its dist/ and dist-bench/), flags replacing npm start's for ours.
+# and `tsc -p bench` done (its dist/ and dist-bench/), flags replacing npm start's for ours
+# (each tree's own `npm start` variables and flags otherwise).
 # DUEL_ENV_B="KEY=VALUE ..." sets our server's variables for B only. DUEL_WARMUP_S (6) is how long
 # the relay runs before the window: 40 puts it past the recovery log's first fill and first waves
 # of confirmations, in the steady state. Prints, per round, the CPU ticks of each, B/A, and their
@@ -16,20 +17,39 @@
 set -euo pipefail
 A=$1 B=$2 ROUNDS=${3:-3} WARMUP=${DUEL_WARMUP_S:-6}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-SHIPPED_FLAGS="--expose-gc --max-semi-space-size=32 --heap-growing-percent=100 --initial-old-space-size=64"
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-# start SPEC PORT EXTRA_ENV: the server's pid
-start() {
-  local kind tree flags
+# shipped TREE: two lines, the variables and the Node flags of TREE's `npm start`, read by the
+# parser the bench uses (bench/shipped-node-flags.ts), so that no copy of them is kept here.
+shipped() {
+  (cd "$HERE"; node --input-type=module -e '
+    import { readFileSync } from "node:fs"
+    import { startScriptCommand } from "./dist-bench/bench/shipped-node-flags.js"
+    const { env, flags } = startScriptCommand(JSON.parse(readFileSync(process.argv[1] + "/package.json", "utf8")).scripts.start)
+    console.log(Object.entries(env).map(([name, value]) => `${name}=${value}`).join(" "))
+    console.log(flags.join(" "))' "$1")
+}
+
+# server_command SPEC EXTRA_ENV: how to start SPEC's server, resolved once, before any round, so that a
+# tree whose `npm start` cannot be read stops the duel here rather than starting without flags.
+server_command() {
+  local kind tree flags lines
   IFS=: read -r kind tree flags <<<"$1"
   if [ "$kind" = ours ]; then
-    (cd "$tree"; exec env MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 HOST=127.0.0.1 PORT="$2" METRICS_PORT=0 $3 \
-      node ${flags:-$SHIPPED_FLAGS} dist/server.js >"$WORK/$2.log" 2>&1) &
+    mapfile -t lines < <(shipped "$tree")
+    [ "${#lines[@]}" = 2 ] || { echo "cannot read the npm start of $tree" >&2; exit 1; }
+    echo "cd $tree && exec env ${lines[0]} HOST=127.0.0.1 METRICS_PORT=0 $2 node ${flags:-${lines[1]}} dist/server.js"
   else
-    (cd "$tree"; exec env PORT="$2" node $flags dist-bench/bench/bare-server.js >"$WORK/$2.log" 2>&1) &
+    echo "cd $tree && exec node $flags dist-bench/bench/bare-server.js"
   fi
+}
+COMMAND_A=$(server_command "$A" "")
+COMMAND_B=$(server_command "$B" "${DUEL_ENV_B:-}")
+
+# start COMMAND PORT: the server's pid
+start() {
+  PORT=$2 bash -c "$1" >"$WORK/$2.log" 2>&1 &
   echo $!
 }
 stat_field() { local s; s=$(cat "/proc/$1/stat"); s=${s#*) }; read -r -a f <<<"$s"; echo "${f[$2]}"; }
@@ -37,8 +57,8 @@ ticks() { echo $(( $(stat_field "$1" 11) + $(stat_field "$1" 12) )); }
 faults() { stat_field "$1" 7; }
 
 for round in $(seq "$ROUNDS"); do
-  pa=$(start "$A" 5101 "")
-  pb=$(start "$B" 5102 "${DUEL_ENV_B:-}")
+  pa=$(start "$COMMAND_A" 5101)
+  pb=$(start "$COMMAND_B" 5102)
   until grep -qs listening "$WORK/5101.log" && grep -qs listening "$WORK/5102.log"; do sleep 0.2; done
   for port in 5101 5102; do
     (cd "$HERE"; exec node dist-bench/bench/run.js --url "http://127.0.0.1:$port" --sockets 2000 --rates 3000 --duration $((WARMUP + 19)) --workers 1 >"$WORK/load-$port.txt" 2>&1) &
