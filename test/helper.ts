@@ -131,18 +131,30 @@ export async function joinRoom(client: Client, roomId: string, username: string)
 
 const SERVER = new URL('../dist/server.js', import.meta.url).pathname
 
-/** `node dist/server.js` in a child process; `url` resolves once it logs that it listens (at info level). */
-export function startServerProcess(env: Record<string, string>, { cgroup }: { cgroup?: string } = {}): { child: ChildProcess; lines: Array<Record<string, unknown>>; url: Promise<string> } {
+/**
+ * `node [nodeFlags] dist/server.js` in a child process; `url` resolves once it logs that it listens
+ * (at info level). What it prints that is not a log line (V8's `--trace-gc`, say) goes to `output`.
+ */
+export function startServerProcess(
+  env: Record<string, string>,
+  { cgroup, nodeFlags = [] }: { cgroup?: string; nodeFlags?: string[] } = {}
+): { child: ChildProcess; lines: Array<Record<string, unknown>>; output: string[]; url: Promise<string> } {
   if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npm run build\` (npm test does)`)
+  const node = [process.execPath, ...nodeFlags, SERVER]
   // In a cgroup (a folder of /sys/fs/cgroup): the shell moves itself there, then becomes the server.
-  const [command, args] = cgroup === undefined ? [process.execPath, [SERVER]] : ['sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$1" "$2"', cgroup, process.execPath, SERVER]]
+  const [command, args] = cgroup === undefined ? [node[0]!, node.slice(1)] : ['sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...node]]
   const child = spawn(command, args, {
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const lines: Array<Record<string, unknown>> = []
+  const output: string[] = []
   const url = new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!line.startsWith('{')) {
+        output.push(line)
+        return
+      }
       const entry = JSON.parse(line) as Record<string, unknown>
       lines.push(entry)
       const match = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(entry.msg))
@@ -151,9 +163,8 @@ export function startServerProcess(env: Record<string, string>, { cgroup }: { cg
     child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)))
   })
   url.catch(() => {}) // a test that expects the boot to fail never awaits it
-  return { child, lines, url }
+  return { child, lines, output, url }
 }
-
 
 /** A TCP port nothing listens on right now, for a server a test starts itself. */
 export async function freePort(): Promise<number> {

@@ -40,14 +40,21 @@ export interface Recovery {
 /** How far the log must have shrunk since the last collection before one is worth it. */
 const GIVE_BACK_BYTES = 32 << 20
 const GIVE_BACK_CHECK_MS = 5000
+/**
+ * V8's collection that also gives back the heap pages it pools for reuse: Node 24's V8 keeps them
+ * resident after a plain `gc()`, 84 MB after the churn soak (docs/performance.md, eleventh session).
+ */
+const REDUCE_MEMORY = { type: 'major', execution: 'sync', flavor: 'last-resort' } as const
 
 /**
  * Chunks the log let go of are freed only when V8 collects their Buffers, and an instance that went
  * quiet may not collect for minutes: with `--expose-gc` (npm start and the image pass it), one full
  * collection once the log shrank by GIVE_BACK_BYTES, or emptied, gives that memory back (docs/performance.md).
+ * Once emptied, the instance is quiet, and a longer pause that also gives back V8's pooled pages
+ * costs nobody anything.
  */
 function startGivingBack(logBytes: () => number, offsetsHeld: () => number): NodeJS.Timeout {
-  const collect = (globalThis as { gc?: () => void }).gc
+  const collect = (globalThis as { gc?: (options?: typeof REDUCE_MEMORY) => void }).gc
   let highest = 0
   let emptied = true
   return setInterval(() => {
@@ -60,6 +67,9 @@ function startGivingBack(logBytes: () => number, offsetsHeld: () => number): Nod
     if (collect === undefined || (highest - held < GIVE_BACK_BYTES && !justEmptied)) return
     highest = held
     collect()
+    // Node 20's V8 reads these options otherwise and makes a minor collection of them (cheap and
+    // useless): hence the plain full one first, which every version makes.
+    if (justEmptied) collect(REDUCE_MEMORY)
   }, GIVE_BACK_CHECK_MS).unref()
 }
 
