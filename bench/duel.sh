@@ -8,8 +8,8 @@
 #   bench/duel.sh A B [rounds]
 #
 # A and B are kind:tree[:node flags], kind `ours` or `floor`, tree a checkout with `npm run build`
-# and `tsc -p bench` done (its dist/ and dist-bench/), flags replacing npm start's for ours
-# (each tree's own `npm start` variables and flags otherwise).
+# and `tsc -p bench` done (its dist/ and dist-bench/). Ours runs with its tree's own `npm start`
+# variables (the glibc ones) always, and its `npm start` Node flags unless the spec gives flags.
 # DUEL_ENV_B="KEY=VALUE ..." sets our server's variables for B only. DUEL_WARMUP_S (6) is how long
 # the relay runs before the window: 40 puts it past the recovery log's first fill and first waves
 # of confirmations, in the steady state. Prints, per round, the CPU ticks of each, B/A, and their
@@ -18,7 +18,9 @@ set -euo pipefail
 A=$1 B=$2 ROUNDS=${3:-3} WARMUP=${DUEL_WARMUP_S:-6}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# The servers start in command substitutions, outside this shell's jobs: killed by pid.
+trap 'kill ${pa:-} ${pb:-} $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'exit 1' INT TERM
 
 # shipped TREE: two lines, the variables and the Node flags of TREE's `npm start`, read by the
 # parser the bench uses (bench/shipped-node-flags.ts), so that no copy of them is kept here.
@@ -36,12 +38,13 @@ shipped() {
 server_command() {
   local kind tree flags lines
   IFS=: read -r kind tree flags <<<"$1"
+  tree=$(cd "$tree" && pwd) || exit 1
   if [ "$kind" = ours ]; then
     mapfile -t lines < <(shipped "$tree")
     [ "${#lines[@]}" = 2 ] || { echo "cannot read the npm start of $tree" >&2; exit 1; }
-    echo "cd $tree && exec env ${lines[0]} HOST=127.0.0.1 METRICS_PORT=0 $2 node ${flags:-${lines[1]}} dist/server.js"
+    printf 'cd %q && exec env %s HOST=127.0.0.1 METRICS_PORT=0 %s node %s dist/server.js\n' "$tree" "${lines[0]}" "$2" "${flags:-${lines[1]}}"
   else
-    echo "cd $tree && exec node $flags dist-bench/bench/bare-server.js"
+    printf 'cd %q && exec node %s dist-bench/bench/bare-server.js\n' "$tree" "$flags"
   fi
 }
 COMMAND_A=$(server_command "$A" "")
@@ -59,7 +62,10 @@ faults() { stat_field "$1" 7; }
 for round in $(seq "$ROUNDS"); do
   pa=$(start "$COMMAND_A" 5101)
   pb=$(start "$COMMAND_B" 5102)
-  until grep -qs listening "$WORK/5101.log" && grep -qs listening "$WORK/5102.log"; do sleep 0.2; done
+  until grep -qs listening "$WORK/5101.log" && grep -qs listening "$WORK/5102.log"; do
+    kill -0 "$pa" 2>/dev/null && kill -0 "$pb" 2>/dev/null || { tail -n 5 "$WORK"/510?.log >&2; exit 1; }
+    sleep 0.2
+  done
   for port in 5101 5102; do
     (cd "$HERE"; exec node dist-bench/bench/run.js --url "http://127.0.0.1:$port" --sockets 2000 --rates 3000 --duration $((WARMUP + 19)) --workers 1 >"$WORK/load-$port.txt" 2>&1) &
   done
