@@ -44,17 +44,17 @@ const GIVE_BACK_CHECK_MS = 5000
  * V8's collection that also gives back the heap pages it pools for reuse: Node 24's V8 keeps them
  * resident after a plain `gc()`, 84 MB after the churn soak (docs/performance.md, eleventh session).
  */
-const REDUCE_MEMORY = { type: 'major', execution: 'sync', flavor: 'last-resort' } as const
+const MEMORY_REDUCING_GC = { type: 'major', execution: 'sync', flavor: 'last-resort' } as const
 
 /**
  * Chunks the log let go of are freed only when V8 collects their Buffers, and an instance that went
  * quiet may not collect for minutes: with `--expose-gc` (npm start and the image pass it), one full
  * collection once the log shrank by GIVE_BACK_BYTES, or emptied, gives that memory back (docs/performance.md).
- * Once emptied, the instance is quiet, and a longer pause that also gives back V8's pooled pages
- * costs nobody anything.
+ * Once it emptied, no room has sent anything for the retention and more: a longer pause that also
+ * gives back V8's pooled pages then delays at most a ping or a join.
  */
 function startGivingBack(logBytes: () => number, offsetsHeld: () => number): NodeJS.Timeout {
-  const collect = (globalThis as { gc?: (options?: typeof REDUCE_MEMORY) => void }).gc
+  const collect = (globalThis as { gc?: (options?: typeof MEMORY_REDUCING_GC) => void }).gc
   let highest = 0
   let emptied = true
   return setInterval(() => {
@@ -67,9 +67,9 @@ function startGivingBack(logBytes: () => number, offsetsHeld: () => number): Nod
     if (collect === undefined || (highest - held < GIVE_BACK_BYTES && !justEmptied)) return
     highest = held
     collect()
-    // Node 20's V8 reads these options otherwise and makes a minor collection of them (cheap and
-    // useless): hence the plain full one first, which every version makes.
-    if (justEmptied) collect(REDUCE_MEMORY)
+    // Node 20's V8 takes any argument as the legacy gc(true), a minor collection that gives back
+    // nothing: hence the plain full one first, which every version makes.
+    if (justEmptied) collect(MEMORY_REDUCING_GC)
   }, GIVE_BACK_CHECK_MS).unref()
 }
 
