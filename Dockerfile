@@ -36,7 +36,8 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["nod
 # together (docs/performance.md, fifth session): glibc returns freed large blocks at once; V8
 # collects before its heap grows past twice what is live, with a 96 MB young generation, starting
 # from a 64 MB old generation (fewer collections at boot keep Node's nextTick fast, it appears:
-# tenth session), and --expose-gc lets the recovery log give its memory back once it shrank.
+# tenth session), and --expose-gc lets the recovery log give its memory back once it shrank or
+# emptied.
 ENV MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 # SIGTERM drains first; SIGINT would stop at once (src/server.ts). node directly, not npm, so
 # the signal reaches the server.

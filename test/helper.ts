@@ -166,6 +166,12 @@ export function startServerProcess(
   return { child, lines, output, url }
 }
 
+/** The value of one sample in Prometheus text format, or undefined. */
+export function sample(text: string, name: string, labels = ''): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)))
+  return line === undefined ? undefined : Number(line.split(' ').at(-1))
+}
+
 /** A TCP port nothing listens on right now, for a server a test starts itself. */
 export async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1')

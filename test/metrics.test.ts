@@ -1,13 +1,7 @@
 import t from 'tap'
 import { Registry } from 'prom-client'
 import { createHistogram } from '../src/plugins/metrics.js'
-import { buildServer, createRoom, joinRoom, nextEvent, request } from './helper.js'
-
-/** The value of one sample in Prometheus text format, or undefined. */
-function sample(text: string, name: string, labels = ''): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)))
-  return line === undefined ? undefined : Number(line.split(' ').at(-1))
-}
+import { buildServer, createRoom, joinRoom, nextEvent, request, sample } from './helper.js'
 
 t.test('metrics move as sockets connect, rooms form and signals flow', async (t) => {
   const { app, connect } = await buildServer(t)

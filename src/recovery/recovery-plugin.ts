@@ -44,7 +44,7 @@ const GIVE_BACK_CHECK_MS = 5000
  * V8's collection that also gives back the heap pages it pools for reuse: Node 24's V8 keeps them
  * resident after a plain `gc()`, 84 MB after the churn soak (docs/performance.md, eleventh session).
  */
-const MEMORY_REDUCING_GC = { type: 'major', execution: 'sync', flavor: 'last-resort' } as const
+export const MEMORY_REDUCING_GC = { type: 'major', execution: 'sync', flavor: 'last-resort' } as const
 
 /**
  * Chunks the log let go of are freed only when V8 collects their Buffers, and an instance that went
