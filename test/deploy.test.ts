@@ -19,7 +19,7 @@ const ROOT = new URL('../', import.meta.url)
 const read = (path: string): string => readFileSync(new URL(path, ROOT), 'utf8')
 
 /** Variables the image or a manifest may set that are Node's (or glibc's), not the server's. */
-const NODE_VARIABLES = new Set(['NODE_ENV', 'NODE_OPTIONS', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_'])
+const NODE_VARIABLES = new Set(['NODE_ENV', 'NODE_OPTIONS', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_'])
 
 /** The settings the server would run with, given these variables: read by its own env plugin, as at boot. */
 async function settings(env: Record<string, string>): Promise<Config> {
