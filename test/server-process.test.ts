@@ -65,7 +65,6 @@ t.test('npm start and the image run the server with the same Node flags and glib
   t.same(rest, [...fromStart.flags, 'dist/server.js'], 'the same flags, so the image runs what the bench measured')
   const imageEnv = Object.fromEntries([...dockerfile.matchAll(/^ENV (.+)$/gm)].flatMap(([, line]) => line!.split(/\s+/).map((pair) => pair.split('='))))
   for (const [name, value] of Object.entries(fromStart.env)) t.equal(imageEnv[name], value, `the image sets ${name} as npm start does`)
-  t.ok(Object.keys(fromStart.env).length > 0, 'npm start sets the glibc variables docs/performance.md measured')
   for (const variable of ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']) {
     t.ok(variable in fromStart.env, `npm start sets ${variable} (docs/performance.md)`)
   }
