@@ -34,11 +34,11 @@ EXPOSE 5000 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["node", "dist/healthcheck.js"]
 # npm start's variables and Node flags (a test keeps them equal), chosen by measuring CPU and memory
 # together (docs/performance.md, fifth session): glibc returns freed large blocks at once and keeps
-# every thread's blocks in one arena, so that what V8's helper threads freed is reused (7-9 MB less
-# at 10,000 sockets: twelfth session); V8 collects before its heap grows past twice what is live,
-# with a 96 MB young generation, starting from a 64 MB old generation (fewer collections at boot
-# keep Node's nextTick fast, it appears: tenth session), and --expose-gc lets the recovery log give
-# its memory back once it shrank or emptied.
+# every thread's blocks in one arena, so that what V8's helper threads freed is reused (6-9 MB less
+# at 10,000 sockets on Node 20, no change measured on Node 24: twelfth session); V8 collects before
+# its heap grows past twice what is live, with a 96 MB young generation, starting from a 64 MB old
+# generation (fewer collections at boot keep Node's nextTick fast, it appears: tenth session), and
+# --expose-gc lets the recovery log give its memory back once it shrank or emptied.
 ENV MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 # SIGTERM drains first; SIGINT would stop at once (src/server.ts). node directly, not npm, so
 # the signal reaches the server.
