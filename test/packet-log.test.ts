@@ -301,6 +301,24 @@ t.test('a packet dies once none of its rooms needs it: each room gives up the pa
   t.equal(log.size, 0, 'a room that needs nothing more: the rest die')
 })
 
+t.test('told which rooms changed, only those with packets kept are asked', async (t) => {
+  const log = newLog()
+  log.add(1, ['room-a'], [], ['signal', { n: 0 }, 'f0'])
+  log.add(2, ['room-b'], [], ['signal', { n: 1 }, 'f1'])
+  const asked: string[] = []
+  const needNothing = (room: string) => {
+    asked.push(room)
+    return Infinity
+  }
+  log.releaseRooms(needNothing, ['room-b', 'room-without-packets'])
+  t.same(asked, ['room-b'], 'neither an unchanged room nor one without packets')
+  t.equal(log.size, 1, 'room-a keeps its packet')
+  log.releaseRooms(needNothing, [])
+  t.equal(log.size, 1, 'nothing changed: nothing asked, nothing released')
+  log.releaseRooms(needNothing, ['room-a'])
+  t.equal(log.size, 0)
+})
+
 t.test('a resume starts at the later of its offset and what the socket had confirmed, and only if all of that is still here', async (t) => {
   const log = newLog()
   for (let i = 0; i < 6; i++) log.add(i, ['alice'], [], ['signal', { n: i }, `d${i}`])

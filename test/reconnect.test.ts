@@ -242,6 +242,22 @@ t.test('packets every recipient confirmed (their pongs) die at once, long before
   t.pass('every packet died once confirmed')
 })
 
+t.test('a room whose members confirmed its packets lets them go while another socket lags', async (t) => {
+  // Carol never confirms anything after connecting (and once dropped, her saved session keeps
+  // needing it): nothing dies for everyone at once, so only the room's own pongs end its packets.
+  const server = await buildServer(t, { ...SHORT_RETENTION.env, RECONNECT_GRACE_MS: '60000' })
+  const adapter = server.app.io.of('/').adapter as unknown as { packetsKept: number }
+  const carol = await server.connect()
+  stopReading(t, carol)
+  const { alice, bob, bobId } = await callOfTwo(server)
+  const received = nextEvent(bob, 'signal')
+  await request(alice, 'signal', { to: bobId, signal: { candidate: 'confirmed' } })
+  await received
+  t.ok(adapter.packetsKept > 0, 'kept at first')
+  await until(async () => adapter.packetsKept === 0, 'the confirmed packets to die', 10_000)
+  t.pass('every packet of the room died once its members confirmed it')
+})
+
 /** Stops the client reading from its transport, as a network that went away silently does. */
 function stopReading(t: Test, client: Client): void {
   const transport = client.io.engine.transport as unknown as { ws?: { _socket?: { pause(): void; destroy(): void } } }

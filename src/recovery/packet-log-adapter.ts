@@ -42,7 +42,9 @@ class Receipts {
     from: number,
     /** Its engine.io connection and the one listener on it, taken off when the socket goes. */
     readonly conn: Socket['conn'],
-    readonly onPingOrPong: (packet?: EnginePacket) => void
+    readonly onPingOrPong: (packet?: EnginePacket) => void,
+    /** The adapter's own set of the socket's rooms (`sids`), kept at hand for its pongs. */
+    readonly rooms: ReadonlySet<string>
   ) {
     this.confirmed = from
     this.pinged = from
@@ -84,6 +86,12 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
     private readonly receipts = new Map<string, Receipts>()
     /** Sessions restored whose socket has not connected yet, by socket id (see Restoring). */
     private readonly restoring = new Map<string, Restoring>()
+    /**
+     * Rooms whose need (see prune) may have risen since the last prune: a member confirmed more
+     * (its pong), left, or a saved session holding the room went. Nothing else raises it, so prune
+     * asks only of these, not of every room with packets each second (docs/recovery.md).
+     */
+    private readonly changedRooms = new Set<string>()
     private readonly sweep = setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref()
     /** Socket.IO's encoder when it can take the JSON made for the log (our parser's): see broadcast. */
     private readonly reusingEncoder: JsonReusingEncoder | undefined
@@ -94,6 +102,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
       this.reusingEncoder = encoder instanceof JsonReusingEncoder ? encoder : undefined
       // The last socket left a room: unless a saved session may come back to it, its packets die.
       this.on('delete-room', (room: string) => this.maybeGone(room))
+      this.on('leave-room', (room: string) => this.changedRooms.add(room))
       // Before any listener of the application's: a socket is followed from its first packet.
       nsp.on('connection', (socket: Socket) => this.follow(socket))
     }
@@ -106,11 +115,15 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
       // One listener for both events, a closure fewer on every socket: `packetCreate` hands over the
       // packet being sent, `heartbeat` (the pong; Engine.IO 4, EIO3 clients are not allowed) nothing.
       const onPingOrPong = (packet?: EnginePacket): void => {
-        if (packet === undefined) receipts.confirmed = receipts.pinged
+        if (packet === undefined) this.confirm(receipts)
         else if (packet.type === 'ping') receipts.pinged = this.log.nextNumber
       }
-      const receipts = new Receipts(restored?.from ?? this.log.nextNumber, socket.conn, onPingOrPong)
+      // Socket.IO joined it to its own room before this event: the set exists, for the socket's life.
+      const rooms = this.sids.get(socket.id) ?? new Set<string>()
+      const receipts = new Receipts(restored?.from ?? this.log.nextNumber, socket.conn, onPingOrPong, rooms)
       this.receipts.set(socket.id, receipts)
+      // Until now it was taken to have confirmed nothing (a restored socket is in its rooms already).
+      for (const room of rooms) this.changedRooms.add(room)
       socket.conn.on('packetCreate', onPingOrPong)
       socket.conn.on('heartbeat', onPingOrPong)
     }
@@ -130,6 +143,13 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
       for (const data of this.log.since(end - 1, rooms, end) ?? []) {
         for (const encoded of nsp.server.encoder.encode({ type: PacketType.EVENT, nsp: nsp.name, data })) socket.conn.write(encoded)
       }
+    }
+
+    /** A pong: everything sent before its ping arrived, so each room of the socket may need less. */
+    private confirm(receipts: Receipts): void {
+      if (receipts.confirmed === receipts.pinged) return
+      receipts.confirmed = receipts.pinged
+      for (const room of receipts.rooms) this.changedRooms.add(room)
     }
 
     override delAll(id: string): void {
@@ -159,13 +179,17 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
         firstNeeded = Math.min(firstNeeded, confirmed)
         for (const room of rooms) sessionsNeed.set(room, Math.min(sessionsNeed.get(room) ?? Infinity, confirmed))
       }
-      for (const id of this.sids.keys()) firstNeeded = Math.min(firstNeeded, this.confirmedBy(id))
+      // Every socket here has receipts (receipts are only ever kept for sockets here) but those
+      // still in Socket.IO's middlewares or joined by hand, which may need every packet.
+      if (this.receipts.size < this.sids.size) firstNeeded = -Infinity
+      else for (const { confirmed } of this.receipts.values()) firstNeeded = Math.min(firstNeeded, confirmed)
       this.log.releaseRooms((room) => {
         let from = sessionsNeed.get(room) ?? Infinity
         const members = this.rooms.get(room)
         if (members !== undefined) for (const id of members) from = Math.min(from, this.confirmedBy(id))
         return from
-      })
+      }, this.changedRooms)
+      this.changedRooms.clear()
       this.log.prune(at - retentionMs, firstNeeded)
     }
 
@@ -177,6 +201,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
     private forget(pid: string, session: SavedSession): void {
       this.sessions.delete(pid)
       for (const room of session.rooms) {
+        this.changedRooms.add(room)
         const count = (this.savedRooms.get(room) ?? 1) - 1
         if (count > 0) {
           this.savedRooms.set(room, count)

@@ -243,8 +243,7 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
 
   /** `room` no longer needs its packets numbered below `below` (all of them at Infinity), because
    * everyone in it confirmed them or the room is gone. */
-  function releaseRoom(room: string, below: number, byConfirmation: boolean): void {
-    const list = packetsOf.get(room)
+  function releaseRoom(room: string, below: number, byConfirmation: boolean, list = packetsOf.get(room)): void {
     if (list === undefined) return
     let released = 0
     while (released < list.length && list[released]! < below) released++
@@ -385,12 +384,21 @@ export function createPacketLog({ capacityBytes, chunkBytes = Math.max(64, Math.
     /**
      * Each room with packets kept for it no longer needs those numbered below `neededFrom(room)`
      * (everyone who may still get them confirmed them, or left the room): a packet dies once no
-     * room needs it. Called once a second by the adapter, with what its sockets confirmed.
+     * room needs it. Called once a second by the adapter, with what its sockets confirmed, and
+     * with the rooms whose need may have changed since (`changed`; every room when not given).
      */
-    releaseRooms(neededFrom: (room: string) => number): void {
-      for (const room of packetsOf.keys()) {
+    releaseRooms(neededFrom: (room: string) => number, changed?: Iterable<string>): void {
+      const release = (room: string, list: number[]): void => {
         const from = neededFrom(room)
-        if (from > packets.first) releaseRoom(room, from, from !== Infinity)
+        if (from > packets.first) releaseRoom(room, from, from !== Infinity, list)
+      }
+      if (changed === undefined) {
+        for (const [room, list] of packetsOf) release(room, list)
+        return
+      }
+      for (const room of changed) {
+        const list = packetsOf.get(room)
+        if (list !== undefined) release(room, list)
       }
     },
 
