@@ -68,7 +68,7 @@ t.test('npm start and the image run the server with the same Node flags and glib
   for (const variable of ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_']) {
     t.ok(variable in fromStart.env, `npm start sets ${variable} (docs/performance.md)`)
   }
-  for (const flag of ['--expose-gc', '--max-semi-space-size=', '--heap-growing-percent=', '--initial-old-space-size=']) {
+  for (const flag of ['--expose-gc', '--max-semi-space-size=', '--heap-growing-percent=', '--initial-old-space-size=', '--no-allocation-site-pretenuring']) {
     t.ok(fromStart.flags.some((given) => given.startsWith(flag)), `npm start passes ${flag} (docs/performance.md)`)
   }
 })
