@@ -258,6 +258,19 @@ t.test('a room whose members confirmed its packets lets them go while another so
   t.pass('every packet of the room died once its members confirmed it')
 })
 
+t.test('while a socket here has no receipts, the offsets before it stay resumable, however much the others confirm', async (t) => {
+  // Joined by hand, as a socket still in Socket.IO's middlewares is: taken to have confirmed nothing.
+  const server = await buildServer(t, { ...SHORT_RETENTION.env, RECONNECT_GRACE_MS: '60000' })
+  const adapter = server.app.io.of('/').adapter as unknown as { packetsKept: number; offsetsHeld: number; addAll(id: string, rooms: Set<string>): void }
+  adapter.addAll('without-receipts', new Set(['without-receipts']))
+  const { alice, bob, bobId } = await callOfTwo(server)
+  const received = nextEvent(bob, 'signal')
+  await request(alice, 'signal', { to: bobId, signal: { candidate: 'confirmed' } })
+  await received
+  await until(async () => adapter.packetsKept === 0, 'the confirmed packets to die', 10_000)
+  t.ok(adapter.offsetsHeld > 0, 'their offsets are still held: a resume may start from any of them')
+})
+
 /** Stops the client reading from its transport, as a network that went away silently does. */
 function stopReading(t: Test, client: Client): void {
   const transport = client.io.engine.transport as unknown as { ws?: { _socket?: { pause(): void; destroy(): void } } }

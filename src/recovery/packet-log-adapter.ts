@@ -88,8 +88,9 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
     private readonly restoring = new Map<string, Restoring>()
     /**
      * Rooms whose need (see prune) may have risen since the last prune: a member confirmed more
-     * (its pong), left, or a saved session holding the room went. Nothing else raises it, so prune
-     * asks only of these, not of every room with packets each second (docs/recovery.md).
+     * (its pong), left, or got its receipts, or a saved session holding the room went. Nothing else
+     * raises it, so prune asks only of these, not of every room with packets each second
+     * (docs/recovery.md).
      */
     private readonly changedRooms = new Set<string>()
     private readonly sweep = setInterval(() => this.prune(), PRUNE_INTERVAL_MS).unref()
@@ -103,7 +104,7 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
       // The last socket left a room: unless a saved session may come back to it, its packets die.
       this.on('delete-room', (room: string) => this.maybeGone(room))
       this.on('leave-room', (room: string) => this.changedRooms.add(room))
-      // Before any listener of the application's: a socket is followed from its first packet.
+      // Before any `connection` listener of the application's: a socket is followed from its first packet.
       nsp.on('connection', (socket: Socket) => this.follow(socket))
     }
 
@@ -111,6 +112,10 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
     private follow(socket: Socket): void {
       const restored = this.restoring.get(socket.id)
       this.restoring.delete(socket.id)
+      // Socket.IO joined it to its own room before this event, and the set stays until it leaves
+      // every room (delAll). None: it was disconnected before this event (by a `connect` listener).
+      const rooms = this.sids.get(socket.id)
+      if (rooms === undefined) return
       if (restored !== undefined) this.sendLate(socket, restored)
       // One listener for both events, a closure fewer on every socket: `packetCreate` hands over the
       // packet being sent, `heartbeat` (the pong; Engine.IO 4, EIO3 clients are not allowed) nothing.
@@ -118,8 +123,6 @@ export function createPacketLogAdapter({ graceMs, retentionMs, logBytes, heartbe
         if (packet === undefined) this.confirm(receipts)
         else if (packet.type === 'ping') receipts.pinged = this.log.nextNumber
       }
-      // Socket.IO joined it to its own room before this event: the set exists, for the socket's life.
-      const rooms = this.sids.get(socket.id) ?? new Set<string>()
       const receipts = new Receipts(restored?.from ?? this.log.nextNumber, socket.conn, onPingOrPong, rooms)
       this.receipts.set(socket.id, receipts)
       // Until now it was taken to have confirmed nothing (a restored socket is in its rooms already).
