@@ -229,46 +229,45 @@ t.test('in memory, no keepalive: a member who received nothing for longer than t
   t.same(keepalives, [], 'and never needed a keepalive')
 })
 
-t.test('packets every recipient confirmed (their pongs) die at once, long before the retention', async (t) => {
-  const server = await buildServer(t, { ...SHORT_RETENTION.env, RECONNECT_GRACE_MS: '60000' })
-  const adapter = server.app.io.of('/').adapter as unknown as { packetsKept: number }
+/** Pongs every second and a 60 s grace, so a retention of about 95 s: only confirmations end packets sooner. */
+const CONFIRMING_ENV = { ...SHORT_RETENTION.env, RECONNECT_GRACE_MS: '60000' }
+
+/** The in-memory packet log's figures and the adapter's own `addAll` (to join a socket by hand). */
+function packetLogOf(server: TestServer) {
+  return server.app.io.of('/').adapter as unknown as { packetsKept: number; offsetsHeld: number; addAll(id: string, rooms: Set<string>): void }
+}
+
+/** A call of two relays one signal; resolves once every packet the log kept for it died. */
+async function signalUntilConfirmed(t: Test, server: TestServer): Promise<void> {
+  const log = packetLogOf(server)
   const { alice, bob, bobId } = await callOfTwo(server)
   const received = nextEvent(bob, 'signal')
   await request(alice, 'signal', { to: bobId, signal: { candidate: 'confirmed' } })
   await received
-  t.ok(adapter.packetsKept > 0, 'kept at first')
-  // A 60 s grace makes the retention about 95 s: only the pongs (every second here) can end them sooner.
-  await until(async () => adapter.packetsKept === 0, 'the confirmed packets to die', 10_000)
+  t.ok(log.packetsKept > 0, 'kept at first')
+  await until(async () => log.packetsKept === 0, 'the confirmed packets to die', 10_000)
+}
+
+t.test('packets every recipient confirmed (their pongs) die at once, long before the retention', async (t) => {
+  await signalUntilConfirmed(t, await buildServer(t, CONFIRMING_ENV))
   t.pass('every packet died once confirmed')
 })
 
 t.test('a room whose members confirmed its packets lets them go while another socket lags', async (t) => {
   // Carol never confirms anything after connecting (and once dropped, her saved session keeps
   // needing it): nothing dies for everyone at once, so only the room's own pongs end its packets.
-  const server = await buildServer(t, { ...SHORT_RETENTION.env, RECONNECT_GRACE_MS: '60000' })
-  const adapter = server.app.io.of('/').adapter as unknown as { packetsKept: number }
-  const carol = await server.connect()
-  stopReading(t, carol)
-  const { alice, bob, bobId } = await callOfTwo(server)
-  const received = nextEvent(bob, 'signal')
-  await request(alice, 'signal', { to: bobId, signal: { candidate: 'confirmed' } })
-  await received
-  t.ok(adapter.packetsKept > 0, 'kept at first')
-  await until(async () => adapter.packetsKept === 0, 'the confirmed packets to die', 10_000)
+  const server = await buildServer(t, CONFIRMING_ENV)
+  stopReading(t, await server.connect())
+  await signalUntilConfirmed(t, server)
   t.pass('every packet of the room died once its members confirmed it')
 })
 
 t.test('while a socket here has no receipts, the offsets before it stay resumable, however much the others confirm', async (t) => {
   // Joined by hand, as a socket still in Socket.IO's middlewares is: taken to have confirmed nothing.
-  const server = await buildServer(t, { ...SHORT_RETENTION.env, RECONNECT_GRACE_MS: '60000' })
-  const adapter = server.app.io.of('/').adapter as unknown as { packetsKept: number; offsetsHeld: number; addAll(id: string, rooms: Set<string>): void }
-  adapter.addAll('without-receipts', new Set(['without-receipts']))
-  const { alice, bob, bobId } = await callOfTwo(server)
-  const received = nextEvent(bob, 'signal')
-  await request(alice, 'signal', { to: bobId, signal: { candidate: 'confirmed' } })
-  await received
-  await until(async () => adapter.packetsKept === 0, 'the confirmed packets to die', 10_000)
-  t.ok(adapter.offsetsHeld > 0, 'their offsets are still held: a resume may start from any of them')
+  const server = await buildServer(t, CONFIRMING_ENV)
+  packetLogOf(server).addAll('without-receipts', new Set(['without-receipts']))
+  await signalUntilConfirmed(t, server)
+  t.ok(packetLogOf(server).offsetsHeld > 0, 'their offsets are still held: a resume may start from any of them')
 })
 
 /** Stops the client reading from its transport, as a network that went away silently does. */
