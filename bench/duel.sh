@@ -10,9 +10,9 @@
 # A and B are kind:tree[:node flags], kind `ours` or `floor`, tree a checkout with `npm run build`
 # and `tsc -p bench` done (its dist/ and dist-bench/). Ours runs with its tree's own `npm start`
 # variables (the glibc ones) always, and its `npm start` Node flags unless the spec gives flags.
-# DUEL_ENV_B="KEY=VALUE ..." sets our server's variables for B only. DUEL_WARMUP_S (6) is how long
-# the relay runs before the window: 40 puts it past the recovery log's first fill and first waves
-# of confirmations, in the steady state. Prints, per round, the CPU ticks of each, B/A, and their
+# DUEL_ENV_A="KEY=VALUE ..." sets our server's variables for A only, DUEL_ENV_B for B only (the
+# floor takes none). DUEL_WARMUP_S (6) is how long the relay runs before the window: 40 puts it
+# past the recovery log's first fill and first waves of confirmations, in the steady state. Prints, per round, the CPU ticks of each, B/A, and their
 # minor page faults.
 set -euo pipefail
 A=$1 B=$2 ROUNDS=${3:-3} WARMUP=${DUEL_WARMUP_S:-6}
@@ -47,7 +47,7 @@ server_command() {
     printf 'cd %q && exec node %s dist-bench/bench/bare-server.js\n' "$tree" "$flags"
   fi
 }
-COMMAND_A=$(server_command "$A" "")
+COMMAND_A=$(server_command "$A" "${DUEL_ENV_A:-}")
 COMMAND_B=$(server_command "$B" "${DUEL_ENV_B:-}")
 
 # start COMMAND PORT: the server's pid
