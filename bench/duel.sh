@@ -12,8 +12,8 @@
 # variables (the glibc ones) always, and its `npm start` Node flags unless the spec gives flags.
 # DUEL_ENV_A="KEY=VALUE ..." sets our server's variables for A only, DUEL_ENV_B for B only (the
 # floor takes none). DUEL_WARMUP_S (6) is how long the relay runs before the window: 40 puts it
-# past the recovery log's first fill and first waves of confirmations, in the steady state. Prints, per round, the CPU ticks of each, B/A, and their
-# minor page faults.
+# past the recovery log's first fill and first waves of confirmations, in the steady state.
+# Prints, per round, the CPU ticks of each, B/A, and their minor page faults.
 set -euo pipefail
 A=$1 B=$2 ROUNDS=${3:-3} WARMUP=${DUEL_WARMUP_S:-6}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
