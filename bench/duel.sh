@@ -14,8 +14,14 @@
 # floor takes none). DUEL_WARMUP_S (6) is how long the relay runs before the window: 40 puts it
 # past the recovery log's first fill and first waves of confirmations, in the steady state.
 # Prints, per round, the CPU ticks of each, B/A, and their minor page faults.
+# DUEL_PERF=PREFIX also records both servers with `perf` over each window (on-CPU samples, so no
+# time spent preempted is counted, and JIT code named exactly through Node's jitdump) into
+# PREFIX.roundN, the dumps and their symbol files kept in PREFIX.jit/; read one with
+# `perf report -i PREFIX.round1 --no-children --sort pid,dso,sym` (docs/performance.md,
+# fifteenth session). The profiler costs both sides alike; the ticks of such rounds are not the
+# duel's figures.
 set -euo pipefail
-A=$1 B=$2 ROUNDS=${3:-3} WARMUP=${DUEL_WARMUP_S:-6}
+A=$1 B=$2 ROUNDS=${3:-3} WARMUP=${DUEL_WARMUP_S:-6} PERF=${DUEL_PERF:-}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
 # The servers start in command substitutions, outside this shell's jobs: killed by pid.
@@ -33,18 +39,28 @@ shipped() {
     console.log(flags.join(" "))' "$1")
 }
 
+# With DUEL_PERF, Node writes its jitdump (jit-PID.dump) into its working directory: this one.
+JIT_DIR=
+if [ -n "$PERF" ]; then
+  command -v perf >/dev/null || { echo "DUEL_PERF needs perf (Debian's linux-perf)" >&2; exit 1; }
+  JIT_DIR=$PERF.jit
+  mkdir -p "$JIT_DIR" && JIT_DIR=$(cd "$JIT_DIR" && pwd)
+fi
+
 # server_command SPEC EXTRA_ENV: how to start SPEC's server, resolved once, before any round, so that a
 # tree whose `npm start` cannot be read stops the duel here rather than starting without flags.
 server_command() {
-  local kind tree flags lines
+  local kind tree flags lines profiling=
   IFS=: read -r kind tree flags <<<"$1"
   tree=$(cd "$tree" && pwd) || exit 1
+  # Neither server reads anything relative to its working directory.
+  [ -z "$PERF" ] || profiling="--perf-prof --perf-prof-unwinding-info"
   if [ "$kind" = ours ]; then
     mapfile -t lines < <(shipped "$tree")
     [ "${#lines[@]}" = 2 ] || { echo "cannot read the npm start of $tree" >&2; exit 1; }
-    printf 'cd %q && exec env %s HOST=127.0.0.1 METRICS_PORT=0 %s node %s dist/server.js\n' "$tree" "${lines[0]}" "$2" "${flags:-${lines[1]}}"
+    printf 'cd %q && exec env %s HOST=127.0.0.1 METRICS_PORT=0 %s node %s %s %q/dist/server.js\n' "${JIT_DIR:-$tree}" "${lines[0]}" "$2" "$profiling" "${flags:-${lines[1]}}" "$tree"
   else
-    printf 'cd %q && exec node %s dist-bench/bench/bare-server.js\n' "$tree" "$flags"
+    printf 'cd %q && exec node %s %s %q/dist-bench/bench/bare-server.js\n' "${JIT_DIR:-$tree}" "$profiling" "$flags" "$tree"
   fi
 }
 COMMAND_A=$(server_command "$A" "${DUEL_ENV_A:-}")
@@ -72,10 +88,16 @@ for round in $(seq "$ROUNDS"); do
   until grep -qs seated "$WORK/load-5101.txt" && grep -qs seated "$WORK/load-5102.txt"; do sleep 0.5; done
   sleep "$WARMUP"
   a0=$(ticks "$pa") b0=$(ticks "$pb") fa0=$(faults "$pa") fb0=$(faults "$pb")
-  sleep 15
+  # -k 1: the clock Node's jitdump stamps code with, so that code moved or freed is named right.
+  if [ -n "$PERF" ]; then perf record -q -k 1 -e cpu-clock -F 999 -g -p "$pa,$pb" -o "$WORK/perf.raw" -- sleep 15 2>/dev/null
+  else sleep 15; fi
   a1=$(ticks "$pa") b1=$(ticks "$pb") fa1=$(faults "$pa") fb1=$(faults "$pb")
   wait $(jobs -p | grep -v -e "^$pa\$" -e "^$pb\$") 2>/dev/null || true
   kill "$pa" "$pb"
   while [ -e "/proc/$pa" ] || [ -e "/proc/$pb" ]; do sleep 0.2; done
   echo "round $round: A $((a1 - a0)) ticks, B $((b1 - b0)) ticks, B/A $(awk "BEGIN { printf \"%.3f\", ($b1 - $b0) / ($a1 - $a0) }"); page faults A $((fa1 - fa0)), B $((fb1 - fb0))"
+  if [ -n "$PERF" ]; then
+    (cd "$JIT_DIR" && perf inject --jit -i "$WORK/perf.raw" -o "$PERF.round$round")
+    echo "round $round: perf data $PERF.round$round (A is pid $pa, B is pid $pb)"
+  fi
 done
