@@ -18,8 +18,9 @@
 # time spent preempted is counted, and JIT code named exactly through Node's jitdump) into
 # PREFIX.roundN, the dumps and their symbol files kept in PREFIX.jit/; read one with
 # `perf report -i PREFIX.round1 --no-children --sort pid,dso,sym` (docs/performance.md,
-# fifteenth session). The profiler costs both sides alike; the ticks of such rounds are not the
-# duel's figures.
+# fifteenth session). Under it the servers run in PREFIX.jit/, so a relative path among a spec's
+# Node flags resolves there. The profiler's cost grows with the JIT code each side writes: the
+# ticks of such rounds are not the duel's figures.
 set -euo pipefail
 A=$1 B=$2 ROUNDS=${3:-3} WARMUP=${DUEL_WARMUP_S:-6} PERF=${DUEL_PERF:-}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,28 +40,30 @@ shipped() {
     console.log(flags.join(" "))' "$1")
 }
 
-# With DUEL_PERF, Node writes its jitdump (jit-PID.dump) into its working directory: this one.
-JIT_DIR=
+# With DUEL_PERF, Node writes its jitdump (jit-PID.dump) into its working directory: JIT_DIR.
+JIT_DIR= PROFILING=
 if [ -n "$PERF" ]; then
   command -v perf >/dev/null || { echo "DUEL_PERF needs perf (Debian's linux-perf)" >&2; exit 1; }
-  JIT_DIR=$PERF.jit
-  mkdir -p "$JIT_DIR" && JIT_DIR=$(cd "$JIT_DIR" && pwd)
+  mkdir -p "$PERF.jit"
+  JIT_DIR=$(cd "$PERF.jit" && pwd)
+  PERF=$(cd "$(dirname "$PERF")" && pwd)/$(basename "$PERF")
+  PROFILING="--perf-prof --perf-prof-unwinding-info"
 fi
 
 # server_command SPEC EXTRA_ENV: how to start SPEC's server, resolved once, before any round, so that a
 # tree whose `npm start` cannot be read stops the duel here rather than starting without flags.
 server_command() {
-  local kind tree flags lines profiling=
+  local kind tree flags lines dir
   IFS=: read -r kind tree flags <<<"$1"
   tree=$(cd "$tree" && pwd) || exit 1
-  # Neither server reads anything relative to its working directory.
-  [ -z "$PERF" ] || profiling="--perf-prof --perf-prof-unwinding-info"
+  # Neither server reads a file relative to its working directory.
+  dir=${JIT_DIR:-$tree}
   if [ "$kind" = ours ]; then
     mapfile -t lines < <(shipped "$tree")
     [ "${#lines[@]}" = 2 ] || { echo "cannot read the npm start of $tree" >&2; exit 1; }
-    printf 'cd %q && exec env %s HOST=127.0.0.1 METRICS_PORT=0 %s node %s %s %q/dist/server.js\n' "${JIT_DIR:-$tree}" "${lines[0]}" "$2" "$profiling" "${flags:-${lines[1]}}" "$tree"
+    printf 'cd %q && exec env %s HOST=127.0.0.1 METRICS_PORT=0 %s node %s %s %q/dist/server.js\n' "$dir" "${lines[0]}" "$2" "$PROFILING" "${flags:-${lines[1]}}" "$tree"
   else
-    printf 'cd %q && exec node %s %s %q/dist-bench/bench/bare-server.js\n' "${JIT_DIR:-$tree}" "$profiling" "$flags" "$tree"
+    printf 'cd %q && exec node %s %s %q/dist-bench/bench/bare-server.js\n' "$dir" "$PROFILING" "$flags" "$tree"
   fi
 }
 COMMAND_A=$(server_command "$A" "${DUEL_ENV_A:-}")
@@ -89,7 +92,7 @@ for round in $(seq "$ROUNDS"); do
   sleep "$WARMUP"
   a0=$(ticks "$pa") b0=$(ticks "$pb") fa0=$(faults "$pa") fb0=$(faults "$pb")
   # -k 1: the clock Node's jitdump stamps code with, so that code moved or freed is named right.
-  if [ -n "$PERF" ]; then perf record -q -k 1 -e cpu-clock -F 999 -g -p "$pa,$pb" -o "$WORK/perf.raw" -- sleep 15 2>/dev/null
+  if [ -n "$PERF" ]; then perf record -q -k 1 -e cpu-clock -F 999 -g -p "$pa,$pb" -o "$JIT_DIR/round$round.raw" -- sleep 15
   else sleep 15; fi
   a1=$(ticks "$pa") b1=$(ticks "$pb") fa1=$(faults "$pa") fb1=$(faults "$pb")
   wait $(jobs -p | grep -v -e "^$pa\$" -e "^$pb\$") 2>/dev/null || true
@@ -97,7 +100,11 @@ for round in $(seq "$ROUNDS"); do
   while [ -e "/proc/$pa" ] || [ -e "/proc/$pb" ]; do sleep 0.2; done
   echo "round $round: A $((a1 - a0)) ticks, B $((b1 - b0)) ticks, B/A $(awk "BEGIN { printf \"%.3f\", ($b1 - $b0) / ($a1 - $a0) }"); page faults A $((fa1 - fa0)), B $((fb1 - fb0))"
   if [ -n "$PERF" ]; then
-    (cd "$JIT_DIR" && perf inject --jit -i "$WORK/perf.raw" -o "$PERF.round$round")
-    echo "round $round: perf data $PERF.round$round (A is pid $pa, B is pid $pb)"
+    # A round whose recording cannot be read costs its profile, not the rounds after it.
+    if perf inject --jit -i "$JIT_DIR/round$round.raw" -o "$PERF.round$round"; then
+      echo "round $round: perf data $PERF.round$round (A is pid $pa, B is pid $pb)"
+    else
+      echo "round $round: perf inject failed; the recording is $JIT_DIR/round$round.raw" >&2
+    fi
   fi
 done
