@@ -16,7 +16,8 @@
 # Prints, per round, the CPU ticks of each, B/A, and their minor page faults.
 # DUEL_PERF=PREFIX also records both servers with `perf` over each window (on-CPU samples, so no
 # time spent preempted is counted, and JIT code named exactly through Node's jitdump) into
-# PREFIX.roundN, the dumps and their symbol files kept in PREFIX.jit/; read one with
+# PREFIX.roundN, the dumps, their symbol files and each round's raw recording kept in
+# PREFIX.jit/ (several MB a round); read one with
 # `perf report -i PREFIX.round1 --no-children --sort pid,dso,sym` (docs/performance.md,
 # fifteenth session). Under it the servers run in PREFIX.jit/, so a relative path among a spec's
 # Node flags resolves there. The profiler's cost grows with the JIT code each side writes: the
