@@ -1,14 +1,31 @@
 /**
  * The floor: a bare Socket.IO relay speaking the same protocol, with no validation, no room
  * scoping, no rate limits, no logging and no metrics: what a hand-rolled signaling file costs.
+ *
+ * Given RECONNECT_GRACE_MS (above 0), PING_INTERVAL_MS and PING_TIMEOUT_MS, as the bench's
+ * `--floor-recovery` passes ours' values, it turns on Socket.IO's own connection state recovery
+ * with that grace and heartbeat: the hand-rolled file that keeps what a dropped client missed.
  */
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
-import { Server } from 'socket.io'
+import { Server, type ServerOptions } from 'socket.io'
 
 type Ack = (result: object) => void
 const server = createServer()
-const io = new Server(server, { serveClient: false, cors: { origin: '*' } })
+function milliseconds(name: string): number {
+  const value = Number(process.env[name])
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`the floor's recovery needs ${name} in milliseconds`)
+  return value
+}
+const recovery: Partial<ServerOptions> =
+  Number(process.env.RECONNECT_GRACE_MS ?? 0) > 0
+    ? {
+        connectionStateRecovery: { maxDisconnectionDuration: milliseconds('RECONNECT_GRACE_MS'), skipMiddlewares: true },
+        pingInterval: milliseconds('PING_INTERVAL_MS'),
+        pingTimeout: milliseconds('PING_TIMEOUT_MS')
+      }
+    : {}
+const io = new Server(server, { serveClient: false, cors: { origin: '*' }, ...recovery })
 const rooms = new Map<string, Map<string, { id: string; username: string; camera: boolean; mic: boolean }>>()
 
 io.on('connection', (socket) => {

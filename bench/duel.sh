@@ -10,8 +10,9 @@
 # A and B are kind:tree[:node flags], kind `ours` or `floor`, tree a checkout with `npm run build`
 # and `tsc -p bench` done (its dist/ and dist-bench/). Ours runs with its tree's own `npm start`
 # variables (the glibc ones) always, and its `npm start` Node flags unless the spec gives flags.
-# DUEL_ENV_A="KEY=VALUE ..." sets our server's variables for A only, DUEL_ENV_B for B only (the
-# floor takes none). DUEL_WARMUP_S (6) is how long the relay runs before the window: 40 puts it
+# DUEL_ENV_A="KEY=VALUE ..." sets A's server variables, DUEL_ENV_B B's; the floor reads only
+# RECONNECT_GRACE_MS, PING_INTERVAL_MS and PING_TIMEOUT_MS, which turn on Socket.IO's own recovery
+# (bench/bare-server.ts). DUEL_WARMUP_S (6) is how long the relay runs before the window: 40 puts it
 # past the recovery log's first fill and first waves of confirmations, in the steady state.
 # Prints, per round, the CPU ticks of each, B/A, and their minor page faults.
 # DUEL_PERF=PREFIX also records both servers with `perf` over each window (on-CPU samples, so no
@@ -64,7 +65,7 @@ server_command() {
     [ "${#lines[@]}" = 2 ] || { echo "cannot read the npm start of $tree" >&2; exit 1; }
     printf 'cd %q && exec env %s HOST=127.0.0.1 METRICS_PORT=0 %s node %s %s %q/dist/server.js\n' "$dir" "${lines[0]}" "$2" "$PROFILING" "${flags:-${lines[1]}}" "$tree"
   else
-    printf 'cd %q && exec node %s %s %q/dist-bench/bench/bare-server.js\n' "$dir" "$PROFILING" "$flags" "$tree"
+    printf 'cd %q && exec env %s node %s %s %q/dist-bench/bench/bare-server.js\n' "$dir" "$2" "$PROFILING" "$flags" "$tree"
   fi
 }
 COMMAND_A=$(server_command "$A" "${DUEL_ENV_A:-}")

@@ -15,6 +15,7 @@ export const { values: args } = parseArgs({
     'server-env': { type: 'string', multiple: true, default: [] },
     'server-cpus': { type: 'string' },
     'floor-node-flags': { type: 'string', default: '' },
+    'floor-recovery': { type: 'boolean', default: false },
     'ours-node-flags': { type: 'string' },
     'from-json': { type: 'string' },
     profile: { type: 'string', default: 'relay' },

@@ -14,6 +14,8 @@
  *   --server-env K=V  a setting for our server (repeatable)
  *   --floor-node-flags "F"  Node flags for the floor (ours always gets npm start's), to compare
  *                    like for like
+ *   --floor-recovery  the floor with Socket.IO's own connection state recovery, on ours' grace and
+ *                    heartbeat (--server-env's values of them, else ours' defaults)
  *   --server-cpus L  run the servers on these CPUs (a taskset list, e.g. 0) and the load on the
  *                    others, so that latency measures the server rather than CPU contention
  *   --from-json FILE  print the table (and --svg) of an earlier run instead of running
@@ -39,7 +41,7 @@ import { args, DURATION_MS, PROFILE, RATES, REPEAT, SERVER_CPUS, SOCKETS, WORKER
 import { cpuMicros, minorFaults, rssBytes, writeCalls } from './proc-stats.js'
 import { commandsBetween, redisSnapshot } from './redis-stats.js'
 import type { RatePoint, ScenarioResult } from './results.js'
-import { otherCpus, SERVERS, start, stop, type Running } from './servers.js'
+import { describeFloorRecovery, otherCpus, SERVERS, start, stop, type Running } from './servers.js'
 import { combine, percentile } from './statistics.js'
 import { printChurn, printCeiling, printTable } from './table.js'
 
@@ -158,6 +160,7 @@ async function main(): Promise<void> {
     return
   }
   if (!args['from-json']) console.error(`bench: ${SOCKETS} sockets, rates ${RATES.join(', ')}/s for ${DURATION_MS / 1000} s each, ${WORKERS} load threads, ${cpus().length} cores, ${REPEAT} round(s)`)
+  if (!args['from-json'] && args['floor-recovery']) console.error(`bench: the floor with Socket.IO's connection state recovery, ${describeFloorRecovery()}`)
   const results = args['from-json']
     ? (JSON.parse(readFileSync(args['from-json'], 'utf8')) as { results: ScenarioResult[] }).results
     : await relayProfile()

@@ -134,13 +134,14 @@ const SERVER = new URL('../dist/server.js', import.meta.url).pathname
 /**
  * `node [nodeFlags] dist/server.js` in a child process; `url` resolves once it logs that it listens
  * (at info level). What it prints that is not a log line (V8's `--trace-gc`, say) goes to `output`.
+ * `script` runs another server that logs the same line (the bench's floor).
  */
 export function startServerProcess(
   env: Record<string, string>,
-  { cgroup, nodeFlags = [] }: { cgroup?: string; nodeFlags?: string[] } = {}
+  { cgroup, nodeFlags = [], script = SERVER }: { cgroup?: string; nodeFlags?: string[]; script?: string } = {}
 ): { child: ChildProcess; lines: Array<Record<string, unknown>>; output: string[]; url: Promise<string> } {
-  if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: run \`npm run build\` (npm test does)`)
-  const node = [process.execPath, ...nodeFlags, SERVER]
+  if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` (npm test does)`)
+  const node = [process.execPath, ...nodeFlags, script]
   // In a cgroup (a folder of /sys/fs/cgroup): the shell moves itself there, then becomes the server.
   const [command, args] = cgroup === undefined ? [node[0]!, node.slice(1)] : ['sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...node]]
   const child = spawn(command, args, {
