@@ -2,9 +2,10 @@
  * The floor: a bare Socket.IO relay speaking the same protocol, with no validation, no room
  * scoping, no rate limits, no logging and no metrics: what a hand-rolled signaling file costs.
  *
- * Given RECONNECT_GRACE_MS (above 0), PING_INTERVAL_MS and PING_TIMEOUT_MS, as the bench's
- * `--floor-recovery` passes ours' values, it turns on Socket.IO's own connection state recovery
- * with that grace and heartbeat: the hand-rolled file that keeps what a dropped client missed.
+ * Given RECONNECT_GRACE_MS, PING_INTERVAL_MS and PING_TIMEOUT_MS (all three, above 0), as the
+ * bench's `--floor-recovery` passes ours' values, it turns on Socket.IO's own connection state
+ * recovery with that grace and heartbeat: the hand-rolled file that keeps what a dropped client
+ * missed.
  */
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
@@ -12,20 +13,27 @@ import { Server, type ServerOptions } from 'socket.io'
 
 type Ack = (result: object) => void
 const server = createServer()
-function milliseconds(name: string): number {
+/** A setting the floor's recovery cannot go without; a missing or bad one stops it at boot. */
+function requiredMs(name: string): number {
   const value = Number(process.env[name])
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`the floor's recovery needs ${name} in milliseconds`)
-  return value
+  if (Number.isInteger(value) && value > 0) return value
+  console.error(`the floor's recovery needs ${name} in milliseconds above 0, not ${process.env[name]}`)
+  process.exit(1)
 }
-const recovery: Partial<ServerOptions> =
-  Number(process.env.RECONNECT_GRACE_MS ?? 0) > 0
-    ? {
-        connectionStateRecovery: { maxDisconnectionDuration: milliseconds('RECONNECT_GRACE_MS'), skipMiddlewares: true },
-        pingInterval: milliseconds('PING_INTERVAL_MS'),
-        pingTimeout: milliseconds('PING_TIMEOUT_MS')
-      }
-    : {}
-const io = new Server(server, { serveClient: false, cors: { origin: '*' }, ...recovery })
+const recoveryOptions =
+  process.env.RECONNECT_GRACE_MS === undefined
+    ? undefined
+    : ({
+        connectionStateRecovery: { maxDisconnectionDuration: requiredMs('RECONNECT_GRACE_MS'), skipMiddlewares: true },
+        pingInterval: requiredMs('PING_INTERVAL_MS'),
+        pingTimeout: requiredMs('PING_TIMEOUT_MS')
+      } satisfies Partial<ServerOptions>)
+// On stderr, which the bench passes through: what the run's floor did, not only what it was asked.
+if (recoveryOptions !== undefined) {
+  const { connectionStateRecovery, pingInterval, pingTimeout } = recoveryOptions
+  console.error(`floor: Socket.IO's connection state recovery, grace ${connectionStateRecovery.maxDisconnectionDuration} ms, heartbeat ${pingInterval} + ${pingTimeout} ms`)
+}
+const io = new Server(server, { serveClient: false, cors: { origin: '*' }, ...recoveryOptions })
 const rooms = new Map<string, Map<string, { id: string; username: string; camera: boolean; mic: boolean }>>()
 
 io.on('connection', (socket) => {

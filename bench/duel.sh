@@ -10,8 +10,9 @@
 # A and B are kind:tree[:node flags], kind `ours` or `floor`, tree a checkout with `npm run build`
 # and `tsc -p bench` done (its dist/ and dist-bench/). Ours runs with its tree's own `npm start`
 # variables (the glibc ones) always, and its `npm start` Node flags unless the spec gives flags.
-# DUEL_ENV_A="KEY=VALUE ..." sets A's server variables, DUEL_ENV_B B's; the floor reads only
-# RECONNECT_GRACE_MS, PING_INTERVAL_MS and PING_TIMEOUT_MS, which turn on Socket.IO's own recovery
+# DUEL_ENV_A="KEY=VALUE ..." adds variables to A's server process, DUEL_ENV_B to B's, whichever
+# kind it is. The floor acts on RECONNECT_GRACE_MS, PING_INTERVAL_MS and PING_TIMEOUT_MS: all three
+# (no defaults here, unlike the bench's --floor-recovery) turn on Socket.IO's own recovery
 # (bench/bare-server.ts). DUEL_WARMUP_S (6) is how long the relay runs before the window: 40 puts it
 # past the recovery log's first fill and first waves of confirmations, in the steady state.
 # Prints, per round, the CPU ticks of each, B/A, and their minor page faults.

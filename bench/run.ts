@@ -41,7 +41,7 @@ import { args, DURATION_MS, PROFILE, RATES, REPEAT, SERVER_CPUS, SOCKETS, WORKER
 import { cpuMicros, minorFaults, rssBytes, writeCalls } from './proc-stats.js'
 import { commandsBetween, redisSnapshot } from './redis-stats.js'
 import type { RatePoint, ScenarioResult } from './results.js'
-import { describeFloorRecovery, otherCpus, SERVERS, start, stop, type Running } from './servers.js'
+import { FLOOR_RECOVERY_ENV, otherCpus, SERVERS, start, stop, type Running } from './servers.js'
 import { combine, percentile } from './statistics.js'
 import { printChurn, printCeiling, printTable } from './table.js'
 
@@ -132,6 +132,11 @@ async function relayProfile(): Promise<ScenarioResult[]> {
   return results
 }
 
+/** What every JSON report starts with: when, and the floor's recovery settings if it had any. */
+function reportHeader(): { date: string; floorRecovery?: Record<string, string> } {
+  return { date: new Date().toISOString(), floorRecovery: FLOOR_RECOVERY_ENV }
+}
+
 async function main(): Promise<void> {
   if (SERVER_CPUS !== undefined && !args['from-json']) {
     // Every thread of this process (the load workers start later and inherit it) off the servers' CPUs.
@@ -147,7 +152,7 @@ async function main(): Promise<void> {
     const results: ChurnResult[] = []
     for (const kind of kinds) results.push(await against(kind, (server) => churn(kind, server, options)))
     printChurn(results)
-    if (args.json) writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), profile: PROFILE, ...options, results }, null, 2) + '\n')
+    if (args.json) writeFileSync(args.json, JSON.stringify({ ...reportHeader(), profile: PROFILE, ...options, results }, null, 2) + '\n')
     return
   }
   if (PROFILE === 'ceiling') {
@@ -156,16 +161,15 @@ async function main(): Promise<void> {
     const results: CeilingResult[] = []
     for (const kind of kinds) results.push(await against(kind, (server) => ceiling(kind, server, options)))
     printCeiling(results)
-    if (args.json) writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), profile: PROFILE, ...options, results }, null, 2) + '\n')
+    if (args.json) writeFileSync(args.json, JSON.stringify({ ...reportHeader(), profile: PROFILE, ...options, results }, null, 2) + '\n')
     return
   }
   if (!args['from-json']) console.error(`bench: ${SOCKETS} sockets, rates ${RATES.join(', ')}/s for ${DURATION_MS / 1000} s each, ${WORKERS} load threads, ${cpus().length} cores, ${REPEAT} round(s)`)
-  if (!args['from-json'] && args['floor-recovery']) console.error(`bench: the floor with Socket.IO's connection state recovery, ${describeFloorRecovery()}`)
   const results = args['from-json']
     ? (JSON.parse(readFileSync(args['from-json'], 'utf8')) as { results: ScenarioResult[] }).results
     : await relayProfile()
   printTable(results)
-  if (args.json) writeFileSync(args.json, JSON.stringify({ date: new Date().toISOString(), sockets: SOCKETS, rates: RATES, durationMs: DURATION_MS, results }, null, 2) + '\n')
+  if (args.json) writeFileSync(args.json, JSON.stringify({ ...reportHeader(), sockets: SOCKETS, rates: RATES, durationMs: DURATION_MS, results }, null, 2) + '\n')
   if (args.svg) writeFileSync(args.svg, svgChart(results))
 }
 

@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { createInterface } from 'node:readline'
-import { ConfigSchema } from '../src/plugins/env.js'
 import { args, SERVER_CPUS, SERVER_ENV } from './options.js'
 import { startScriptCommand } from './shipped-node-flags.js'
 
@@ -50,22 +49,26 @@ const NODE_FLAGS = { ours: OURS_FLAGS === undefined ? SHIPPED.flags : OURS_FLAGS
 
 /**
  * --floor-recovery: the settings bare-server.ts turns Socket.IO's own recovery on with, ours' (as
- * --server-env gives them, else ours' defaults, read from its schema so that no copy is kept here).
+ * --server-env gives them, else ours' defaults, read from its schema so that no copy is kept here;
+ * imported only then, as it brings the schema's validator along).
  */
-const RECOVERY_SETTINGS = ['RECONNECT_GRACE_MS', 'PING_INTERVAL_MS', 'PING_TIMEOUT_MS'] as const
-const FLOOR_ENV: Record<string, string> = args['floor-recovery']
-  ? Object.fromEntries(RECOVERY_SETTINGS.map((name) => [name, SERVER_ENV[name] ?? String(ConfigSchema.properties[name].default)]))
-  : {}
-
-export function describeFloorRecovery(): string {
-  return RECOVERY_SETTINGS.map((name) => `${name}=${FLOOR_ENV[name]}`).join(' ')
+async function floorRecoveryEnv(): Promise<Record<string, string> | undefined> {
+  if (!args['floor-recovery']) return undefined
+  const { ConfigSchema } = await import('../src/plugins/env.js')
+  const env = Object.fromEntries(
+    (['RECONNECT_GRACE_MS', 'PING_INTERVAL_MS', 'PING_TIMEOUT_MS'] as const).map((name) => [name, SERVER_ENV[name] ?? String(ConfigSchema.properties[name].default)])
+  )
+  if (!(Number(env.RECONNECT_GRACE_MS) > 0)) throw new Error(`--floor-recovery needs a grace above 0, not RECONNECT_GRACE_MS=${env.RECONNECT_GRACE_MS}`)
+  return env
 }
+/** What --floor-recovery gives the floor (undefined without it); the JSON reports carry it. */
+export const FLOOR_RECOVERY_ENV = await floorRecoveryEnv()
 
 export function start(kind: keyof typeof SERVERS, env: Record<string, string> = {}): Promise<Running> {
   const node = [process.execPath, ...NODE_FLAGS[kind], SERVERS[kind]]
   const [command, argv] = SERVER_CPUS === undefined ? [node[0]!, node.slice(1)] : ['taskset', ['-c', SERVER_CPUS, ...node]]
   const child = spawn(command, argv, {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...(kind === 'ours' ? { ...SHIPPED.env, ...SERVER_ENV } : FLOOR_ENV), ...env },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', ...(kind === 'ours' ? { ...SHIPPED.env, ...SERVER_ENV } : FLOOR_RECOVERY_ENV), ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   let metricsUrl: string | undefined

@@ -50,7 +50,9 @@ function everyoneServed(t: Test, report: { results: Array<{ name: string; failed
 
 t.test('a tiny bench run reports both servers side by side', async (t) => {
   const { code, out, err, report, svg } = await runBench(t, TINY_RUN)
-  t.equal(code, 0, 'the bench ran', { stderr: err })
+  if (!t.equal(code, 0, 'the bench ran', { stderr: err })) return
+  t.notMatch(err, /connection state recovery/, 'the floor keeps nothing')
+  t.equal(report.floorRecovery, undefined)
   t.match(out, /metric\s+ours\s+floor\s+ours \/ floor/)
   t.match(out, /server CPU µs per signal @ 200\/s/)
   t.same(report.results.map((r: { name: string }) => r.name), ['ours', 'floor'])
@@ -60,10 +62,10 @@ t.test('a tiny bench run reports both servers side by side', async (t) => {
 
 t.test('--floor-recovery runs the floor with Socket.IO recovery on ours\' settings', async (t) => {
   const { code, err, report } = await runBench(t, [...TINY_RUN, '--only', 'floor', '--floor-recovery', '--server-env', 'PING_INTERVAL_MS=12000'])
-  t.equal(code, 0, 'the bench ran', { stderr: err })
-  // --server-env's value where it gives one, ours' defaults for the rest.
-  t.match(err, /the floor with Socket\.IO's connection state recovery, RECONNECT_GRACE_MS=20000 PING_INTERVAL_MS=12000 PING_TIMEOUT_MS=5000/)
-  // The load generator takes the offset each relayed signal now carries in its stride.
+  if (!t.equal(code, 0, 'the bench ran', { stderr: err })) return
+  // The floor's own words: --server-env's value where it gives one, ours' defaults for the rest.
+  t.match(err, /floor: Socket\.IO's connection state recovery, grace 20000 ms, heartbeat 12000 \+ 5000 ms/)
+  t.same(report.floorRecovery, { RECONNECT_GRACE_MS: '20000', PING_INTERVAL_MS: '12000', PING_TIMEOUT_MS: '5000' })
   everyoneServed(t, report)
 })
 
@@ -75,7 +77,13 @@ t.test('the floor with recovery settings appends an offset to what it broadcasts
     const url = await floor.url
     const [alice, bob] = [await connectClient(t, url), await connectClient(t, url)]
     await joinRoom(bob, await createRoom(alice, 'alice'), 'bob')
-    const relayed = new Promise<unknown[]>((resolve) => raw(bob).once('signal', (...args: unknown[]) => resolve(args)))
+    const relayed = new Promise<unknown[]>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no signal within 5 s')), 5000)
+      raw(bob).once('signal', (...args: unknown[]) => {
+        clearTimeout(timer)
+        resolve(args)
+      })
+    })
     await request(alice, 'signal', { to: bob.id, signal: { type: 'offer', sdp: 'v=0' } })
     const args = await relayed
     t.same(args[0], { from: alice.id, signal: { type: 'offer', sdp: 'v=0' } })
@@ -83,8 +91,11 @@ t.test('the floor with recovery settings appends an offset to what it broadcasts
   }
 })
 
-t.test('the floor refuses a recovery grace without its heartbeat', async (t) => {
-  const floor = startServerProcess({ RECONNECT_GRACE_MS: '20000' }, { script: FLOOR })
-  t.teardown(() => floor.child.kill('SIGKILL'))
-  await t.rejects(floor.url, /server exited with 1 before listening/)
+t.test('the floor refuses a recovery grace without its heartbeat, and a grace that is not a number', async (t) => {
+  const refused: Array<Record<string, string>> = [{ RECONNECT_GRACE_MS: '20000' }, { RECONNECT_GRACE_MS: 'soon', PING_INTERVAL_MS: '10000', PING_TIMEOUT_MS: '5000' }]
+  for (const env of refused) {
+    const floor = startServerProcess(env, { script: FLOOR })
+    t.teardown(() => floor.child.kill('SIGKILL'))
+    await t.rejects(floor.url, /server exited with 1 before listening/, JSON.stringify(env))
+  }
 })

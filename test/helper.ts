@@ -134,7 +134,7 @@ const SERVER = new URL('../dist/server.js', import.meta.url).pathname
 /**
  * `node [nodeFlags] dist/server.js` in a child process; `url` resolves once it logs that it listens
  * (at info level). What it prints that is not a log line (V8's `--trace-gc`, say) goes to `output`.
- * `script` runs another server that logs the same line (the bench's floor).
+ * `script` (default `dist/server.js`) runs another that logs the same line (the bench's floor).
  */
 export function startServerProcess(
   env: Record<string, string>,
