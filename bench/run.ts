@@ -132,9 +132,18 @@ async function relayProfile(): Promise<ScenarioResult[]> {
   return results
 }
 
-/** What every JSON report starts with: when, and the floor's recovery settings if it had any. */
-function reportHeader(): { date: string; floorRecovery?: Record<string, string> } {
-  return { date: new Date().toISOString(), floorRecovery: FLOOR_RECOVERY_ENV }
+/** A relay report as --json writes it. */
+interface RelayReport {
+  results: ScenarioResult[]
+  floorRecovery?: Record<string, string>
+}
+
+/**
+ * What every JSON report starts with: when, and the floor's recovery settings if it had any (an
+ * `earlier` report's, when --from-json rewrites one: they describe its run, not this command).
+ */
+function reportHeader(earlier?: RelayReport): { date: string; floorRecovery?: Record<string, string> } {
+  return { date: new Date().toISOString(), floorRecovery: earlier === undefined ? FLOOR_RECOVERY_ENV : earlier.floorRecovery }
 }
 
 async function main(): Promise<void> {
@@ -165,11 +174,10 @@ async function main(): Promise<void> {
     return
   }
   if (!args['from-json']) console.error(`bench: ${SOCKETS} sockets, rates ${RATES.join(', ')}/s for ${DURATION_MS / 1000} s each, ${WORKERS} load threads, ${cpus().length} cores, ${REPEAT} round(s)`)
-  const results = args['from-json']
-    ? (JSON.parse(readFileSync(args['from-json'], 'utf8')) as { results: ScenarioResult[] }).results
-    : await relayProfile()
+  const earlier = args['from-json'] ? (JSON.parse(readFileSync(args['from-json'], 'utf8')) as RelayReport) : undefined
+  const results = earlier?.results ?? (await relayProfile())
   printTable(results)
-  if (args.json) writeFileSync(args.json, JSON.stringify({ ...reportHeader(), sockets: SOCKETS, rates: RATES, durationMs: DURATION_MS, results }, null, 2) + '\n')
+  if (args.json) writeFileSync(args.json, JSON.stringify({ ...reportHeader(earlier), sockets: SOCKETS, rates: RATES, durationMs: DURATION_MS, results }, null, 2) + '\n')
   if (args.svg) writeFileSync(args.svg, svgChart(results))
 }
 

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -67,6 +67,24 @@ t.test('--floor-recovery runs the floor with Socket.IO recovery on ours\' settin
   t.match(err, /floor: Socket\.IO's connection state recovery, grace 20000 ms, heartbeat 12000 \+ 5000 ms/)
   t.same(report.floorRecovery, { RECONNECT_GRACE_MS: '20000', PING_INTERVAL_MS: '12000', PING_TIMEOUT_MS: '5000' })
   everyoneServed(t, report)
+})
+
+t.test('--floor-recovery refuses a grace of 0, which would give the floor no recovery', async (t) => {
+  const { code, err } = await runBench(t, [...TINY_RUN, '--only', 'floor', '--floor-recovery', '--server-env', 'RECONNECT_GRACE_MS=0'])
+  t.equal(code, 1)
+  t.match(err, /--floor-recovery needs a grace above 0, not RECONNECT_GRACE_MS=0/)
+  t.notMatch(err, /floor: /, 'no floor started')
+})
+
+t.test('--from-json keeps the floor settings of the report it rewrites', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'signaling-bench-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const earlier = join(dir, 'earlier.json')
+  const floorRecovery = { RECONNECT_GRACE_MS: '20000', PING_INTERVAL_MS: '10000', PING_TIMEOUT_MS: '5000' }
+  writeFileSync(earlier, JSON.stringify({ date: '2026-12-07T00:00:00.000Z', floorRecovery, results: [] }))
+  const { code, err, report } = await runBench(t, ['--from-json', earlier])
+  if (!t.equal(code, 0, 'the bench ran', { stderr: err })) return
+  t.same(report.floorRecovery, floorRecovery)
 })
 
 t.test('the floor with recovery settings appends an offset to what it broadcasts; without them, none', async (t) => {
