@@ -13,6 +13,8 @@ import { connectClient, createRoom, joinRoom, raw, request, startServerProcess }
 const RUN = new URL('../dist-bench/bench/run.js', import.meta.url).pathname
 const FLOOR = new URL('../dist-bench/bench/bare-server.js', import.meta.url).pathname
 // Load shedding off, as in every test but its own: on a busy machine it would refuse a join.
+/** Ours' default grace and heartbeat, as --floor-recovery gives them to the floor. */
+const OURS_RECOVERY = { RECONNECT_GRACE_MS: '20000', PING_INTERVAL_MS: '10000', PING_TIMEOUT_MS: '5000' }
 const TINY_RUN = ['--sockets', '200', '--rates', '200', '--duration', '1', '--server-env', 'PRESSURE_MAX_EVENT_LOOP_DELAY_MS=0']
 
 interface BenchRun {
@@ -65,7 +67,7 @@ t.test('--floor-recovery runs the floor with Socket.IO recovery on ours\' settin
   if (!t.equal(code, 0, 'the bench ran', { stderr: err })) return
   // The floor's own words: --server-env's value where it gives one, ours' defaults for the rest.
   t.match(err, /floor: Socket\.IO's connection state recovery, grace 20000 ms, heartbeat 12000 \+ 5000 ms/)
-  t.same(report.floorRecovery, { RECONNECT_GRACE_MS: '20000', PING_INTERVAL_MS: '12000', PING_TIMEOUT_MS: '5000' })
+  t.same(report.floorRecovery, { ...OURS_RECOVERY, PING_INTERVAL_MS: '12000' })
   everyoneServed(t, report)
 })
 
@@ -80,16 +82,14 @@ t.test('--from-json keeps the floor settings of the report it rewrites', async (
   const dir = mkdtempSync(join(tmpdir(), 'signaling-bench-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const earlier = join(dir, 'earlier.json')
-  const floorRecovery = { RECONNECT_GRACE_MS: '20000', PING_INTERVAL_MS: '10000', PING_TIMEOUT_MS: '5000' }
-  writeFileSync(earlier, JSON.stringify({ date: '2026-12-07T00:00:00.000Z', floorRecovery, results: [] }))
+  writeFileSync(earlier, JSON.stringify({ date: '2026-12-07T00:00:00.000Z', floorRecovery: OURS_RECOVERY, results: [] }))
   const { code, err, report } = await runBench(t, ['--from-json', earlier])
   if (!t.equal(code, 0, 'the bench ran', { stderr: err })) return
-  t.same(report.floorRecovery, floorRecovery)
+  t.same(report.floorRecovery, OURS_RECOVERY)
 })
 
 t.test('the floor with recovery settings appends an offset to what it broadcasts; without them, none', async (t) => {
-  const recovery = { RECONNECT_GRACE_MS: '20000', PING_INTERVAL_MS: '10000', PING_TIMEOUT_MS: '5000' }
-  for (const [env, offset] of [[{}, false], [recovery, true]] as const) {
+  for (const [env, offset] of [[{}, false], [OURS_RECOVERY, true]] as const) {
     const floor = startServerProcess(env, { script: FLOOR })
     t.teardown(() => floor.child.kill('SIGKILL'))
     const url = await floor.url
@@ -110,7 +110,7 @@ t.test('the floor with recovery settings appends an offset to what it broadcasts
 })
 
 t.test('the floor refuses a recovery grace without its heartbeat, and a grace that is not a number', async (t) => {
-  const refused: Array<Record<string, string>> = [{ RECONNECT_GRACE_MS: '20000' }, { RECONNECT_GRACE_MS: 'soon', PING_INTERVAL_MS: '10000', PING_TIMEOUT_MS: '5000' }]
+  const refused: Array<Record<string, string>> = [{ RECONNECT_GRACE_MS: '20000' }, { ...OURS_RECOVERY, RECONNECT_GRACE_MS: 'soon' }]
   for (const env of refused) {
     const floor = startServerProcess(env, { script: FLOOR })
     t.teardown(() => floor.child.kill('SIGKILL'))
